@@ -1,0 +1,1 @@
+"""The `mmgenre` command line: a thin layer over the library."""

@@ -1,0 +1,59 @@
+"""The `mmgenre` command group and its error handling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from mmgenre import __version__
+from mmgenre.errors import MmgenreError
+
+
+class Group(click.Group):
+    """A click group that prints user errors as `Error: ...` (exit 1) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MmgenreError as error:
+            if ctx.params.get("debug") or os.environ.get("MMGENRE_DEBUG"):
+                raise
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(
+    cls=Group,
+    epilog="Example:\n\n  mmgenre train paper-offline --data ../shared/data/posters\n\n"
+    "  mmgenre eval runs/paper-offline-* --data ../shared/data/posters",
+)
+@click.version_option(__version__, prog_name="mmgenre")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Multi-label movie genres from posters: OCR text + image, fused. Components come from plugins."""
+    setup_logging()
+
+
+def setup_logging() -> None:
+    """Warnings and progress notes from the library go to stderr as `warning: ...` lines."""
+    logger = logging.getLogger("mmgenre")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(os.environ.get("MMGENRE_LOG", "INFO").upper())
+        logger.propagate = False
+
+
+def register_commands() -> None:
+    from mmgenre.cli import cache, features, recipe, registry, train
+
+    for module in (registry, recipe, features, cache, train):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+register_commands()

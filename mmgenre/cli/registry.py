@@ -1,0 +1,61 @@
+"""`mmgenre list` and `mmgenre plugins`: what the loaded plugins provide."""
+
+from __future__ import annotations
+
+import click
+
+from mmgenre.cli.options import json_option, print_json, print_table
+from mmgenre.components import KINDS
+from mmgenre.registry import get_registry
+
+KIND_ALIASES = {
+    "ocr": ["ocr"],
+    "image-encoders": ["image_encoder"],
+    "text-encoders": ["text_encoder"],
+    "encoders": ["image_encoder", "text_encoder"],
+    "fusion": ["fusion"],
+    "losses": ["loss"],
+}
+
+
+@click.command("list")
+@click.argument("kind", required=False, type=click.Choice(sorted(KIND_ALIASES)))
+@json_option
+def list_components(kind: str | None, as_json: bool) -> None:
+    """List registered components (all kinds, or one KIND), with their plugin and availability."""
+    registry = get_registry()
+    kinds = KIND_ALIASES[kind] if kind else list(KINDS)
+    rows = []
+    for k in kinds:
+        for entry in registry.entries(k):
+            reason = entry.component.unavailable_reason()
+            rows.append(
+                {
+                    "kind": k,
+                    "name": entry.component.name,
+                    "plugin": entry.plugin,
+                    "available": reason is None,
+                    "reason": reason or "",
+                    "summary": entry.component.summary(),
+                }
+            )
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        row["status"] = "ok" if row["available"] else f"unavailable: {row['reason']}"
+    print_table(rows, ["kind", "name", "plugin", "status", "summary"])
+
+
+@click.command("plugins")
+@json_option
+def list_plugins(as_json: bool) -> None:
+    """List loaded plugins: name, package, version and the hooks they implement."""
+    plugins = [vars(p) for p in get_registry().plugins]
+    if as_json:
+        print_json(plugins)
+        return
+    print_table([{**p, "hooks": ", ".join(p["hooks"])} for p in plugins], ["name", "package", "version", "hooks"])
+
+
+COMMANDS = [list_components, list_plugins]

@@ -1,0 +1,70 @@
+"""The encoder interfaces: images or strings in, a pooled vector and optional token sequence out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from mmgenre.components.base import Component
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+
+@dataclass
+class Encoded:
+    """A batch of embeddings. `mask` is True for real tokens (padding is False)."""
+
+    pooled: torch.Tensor  # (B, D)
+    tokens: torch.Tensor | None = None  # (B, L, Dt)
+    mask: torch.Tensor | None = None  # (B, L)
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What an encoder produces and how it prepares its input."""
+
+    dim: int
+    token_dim: int | None
+    preprocessing: dict  # resolution, mean/std, tokenizer, max length ...
+
+
+class Encoder(Component):
+    """Shared life cycle of image and text encoders: load once, then encode batches."""
+
+    provides_tokens: ClassVar[bool] = False
+
+    def load(self, device: str) -> None:
+        """Load the weights onto `device`; raise ComponentUnavailableError if they can't be had."""
+        raise NotImplementedError
+
+    def info(self) -> EncoderInfo:
+        """Output dims and preprocessing; valid after `load`."""
+        raise NotImplementedError
+
+
+class ImageEncoder(Encoder):
+    """Encodes poster images."""
+
+    kind: ClassVar[str] = "image_encoder"
+    kind_label: ClassVar[str] = "image encoder"
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """RGB image -> (3, H, W) float tensor; runs in data-loader workers, so it must be picklable."""
+        raise NotImplementedError
+
+    def encode(self, pixels: torch.Tensor) -> Encoded:
+        """(B, 3, H, W) preprocessed pixels -> embeddings."""
+        raise NotImplementedError
+
+
+class TextEncoder(Encoder):
+    """Encodes strings (the OCR text of posters, or prompts)."""
+
+    kind: ClassVar[str] = "text_encoder"
+    kind_label: ClassVar[str] = "text encoder"
+
+    def encode(self, texts: list[str]) -> Encoded:
+        """A batch of strings -> embeddings."""
+        raise NotImplementedError

@@ -1,0 +1,52 @@
+"""The OCR engine interface: poster image in, text (and word boxes when the engine has them) out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from mmgenre.components.base import Component
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word or line, with its box (left, top, right, bottom) in image pixels."""
+
+    text: str
+    box: tuple[int, int, int, int] | None = None
+    confidence: float | None = None  # 0..1
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """The text an engine read on a poster, in reading order."""
+
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> OcrResult:
+        words = [Word(w["text"], tuple(w["box"]) if w["box"] else None, w["confidence"]) for w in data["words"]]
+        return cls(text=data["text"], words=words)
+
+
+class OcrEngine(Component):
+    """Reads the text printed on a poster."""
+
+    kind: ClassVar[str] = "ocr"
+    kind_label: ClassVar[str] = "OCR engine"
+    # "process": CPU-bound, run in worker processes; "thread": waits on I/O (remote APIs).
+    parallelism: ClassVar[Literal["process", "thread"]] = "process"
+
+    def setup(self) -> None:
+        """Load models or clients; called once per worker before the first `read`."""
+
+    def read(self, image: Image.Image) -> OcrResult:
+        """Return the text on an RGB poster image. Raise an exception to fail this poster only."""
+        raise NotImplementedError

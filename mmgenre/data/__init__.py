@@ -1,0 +1,1 @@
+"""Poster datasets: reading folders, checking images, splitting."""

@@ -1,0 +1,152 @@
+"""Dataset folders: images plus a `labels.csv` with `file` and `genres` (joined by `|`) columns."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmgenre.data.skips import SkipLog, log
+from mmgenre.errors import DatasetError
+
+LABELS_FILE = "labels.csv"
+REQUIRED_COLUMNS = ("file", "genres")
+
+
+@dataclass(frozen=True)
+class Poster:
+    """One labelled poster; `meta` keeps the csv's other columns (title, year, language ...)."""
+
+    id: str
+    path: Path
+    genres: tuple[str, ...]  # the genres of the label set, in label-set order
+    meta: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass
+class PosterDataset:
+    root: Path
+    labels: list[str]
+    posters: list[Poster]
+    skips: SkipLog
+    ignored_genres: Counter
+
+    def targets(self) -> np.ndarray:
+        """(N, C) 0/1 matrix of genres in label-set order."""
+        return genre_matrix(self.posters, self.labels)
+
+    def __len__(self) -> int:
+        return len(self.posters)
+
+
+def genre_matrix(posters: list[Poster], labels: list[str]) -> np.ndarray:
+    """(N, C) 0/1 float32 matrix of the posters' genres in label-set order."""
+    index = {label: i for i, label in enumerate(labels)}
+    targets = np.zeros((len(posters), len(labels)), dtype=np.float32)
+    for row, poster in enumerate(posters):
+        targets[row, [index[g] for g in poster.genres]] = 1
+    return targets
+
+
+def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The csv's header and (line number, row) pairs; a BOM is accepted, bad encodings are errors."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            rows = [(reader.line_num, row) for row in reader]
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+    except csv.Error as error:
+        raise DatasetError(f"{path} is not a readable CSV file: {error}") from None
+    return header, rows
+
+
+def canonical_genres(labels: list[str]) -> dict[str, str]:
+    """Lookup of label spellings: exact, and case/space/dash-insensitive."""
+    lookup = {label: label for label in labels}
+    lookup.update({normalise(label): label for label in labels})
+    return lookup
+
+
+def normalise(genre: str) -> str:
+    return "".join(ch for ch in genre.casefold() if ch.isalnum())
+
+
+def load_dataset(root: str | Path, labels: list[str]) -> PosterDataset:
+    """Read a dataset folder; unusable rows are skipped with a warning, an unusable folder is an error."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist")
+    labels_path = root / LABELS_FILE
+    if not labels_path.is_file():
+        raise DatasetError(f"{root} has no {LABELS_FILE} (columns: file, genres joined by '|')")
+    header, rows = read_rows(labels_path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DatasetError(
+            f"{labels_path} lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or '(no header)'}"
+        )
+    lookup = canonical_genres(labels)
+    skips, ignored, seen, ids = SkipLog(), Counter(), {}, set()
+    posters = []
+    for line, row in rows:
+        where = f"{LABELS_FILE} line {line}"
+        file = (row.get("file") or "").strip()
+        if not file:
+            skips.skip(where, "no file name")
+            continue
+        path = root / file  # relative to the folder (an absolute path is kept as it is)
+        if file in seen:
+            first_line, first_genres = seen[file]
+            same = "same genres" if first_genres == row.get("genres") else "different genres"
+            skips.skip(where, "duplicate row", f"{file} already on line {first_line}, {same}; kept the first")
+            continue
+        seen[file] = (line, row.get("genres"))
+        genres = parse_genres(row.get("genres") or "", lookup, labels, ignored, where)
+        if not genres:
+            if (row.get("genres") or "").strip():
+                skips.skip(where, "no genre of the label set", file, expected=True)
+            else:
+                skips.skip(where, "no genres", file)
+            continue
+        if not path.is_file():
+            skips.skip(str(path), "missing file")
+            continue
+        meta = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS and isinstance(k, str)}
+        poster_id = (row.get("imdb_id") or row.get("id") or "").strip() or file
+        if poster_id in ids:
+            poster_id = file  # ids must be unique: they name posters in run folders
+        ids.add(poster_id)
+        posters.append(Poster(poster_id, path, genres, meta))
+    if not posters:
+        raise DatasetError(
+            f"{labels_path}: none of its {len(rows)} rows is usable ({skips.summary(len(rows), 'rows')})"
+        )
+    if ignored:
+        top = ", ".join(f"{g} ({n})" for g, n in ignored.most_common(8))
+        log.info("genres outside the label set were ignored: %s", top)
+    log.info("%s: %s", root, skips.summary(len(rows), "rows"))
+    return PosterDataset(root, list(labels), posters, skips, ignored)
+
+
+def parse_genres(text: str, lookup: dict[str, str], labels: list[str], ignored: Counter, where: str) -> tuple[str, ...]:
+    """Genres of the label set found in `text`, in label order; near-misses of a label are warned about."""
+    found = set()
+    for raw in (g.strip() for g in text.split("|")):
+        if not raw:
+            continue
+        label = lookup.get(raw) or lookup.get(normalise(raw))
+        if label:
+            found.add(label)
+            continue
+        ignored[raw] += 1
+        close = difflib.get_close_matches(raw, labels, n=1, cutoff=0.8)
+        if close:
+            log.warning("%s: unknown genre '%s' ignored (did you mean '%s'?)", where, raw, close[0])
+    return tuple(label for label in labels if label in found)

@@ -1,0 +1,106 @@
+"""Reading poster images safely: any format PIL knows, any mode, converted to 8-bit RGB, or a clear reason why not."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class BadImage(Exception):
+    """An image that cannot be used; `category` is the short reason shown in summaries."""
+
+    def __init__(self, category: str, detail: str = "") -> None:
+        super().__init__(f"{category}: {detail}" if detail else category)
+        self.category = category
+        self.detail = detail
+
+
+def content_hash(data: bytes) -> str:
+    """The key of an image's content in the feature cache."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BadImage("missing file") from None
+    except IsADirectoryError:
+        raise BadImage("not a file", "a directory") from None
+    except OSError as error:
+        raise BadImage("unreadable file", error.strerror or str(error)) from None
+
+
+def decode_image(
+    data: bytes, min_side: int = 32, max_pixels: int = 50_000_000, resize_to: int | None = None
+) -> Image.Image:
+    """Bytes -> an RGB image, checked; `resize_to` downscales to that width (keeping the aspect)."""
+    if not data:
+        raise BadImage("empty file", "0 bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadImage(
+                    "image too large", f"{width}x{height} pixels, limit {max_pixels:,}: possible decompression bomb"
+                )
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animated GIF/WebP: the first frame
+            image.load()
+    except BadImage:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        category = "not an image" if isinstance(error, UnidentifiedImageError) else "image too large"
+        raise BadImage(category, str(error).split(" - ")[0][:120]) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadImage("corrupt or truncated image", str(error)[:120]) from None
+    if min(width, height) < min_side:
+        raise BadImage("image too small", f"{width}x{height} pixels, minimum side {min_side}")
+    image = to_rgb(ImageOps.exif_transpose(image))
+    if resize_to and image.width > resize_to:
+        image = image.resize(
+            (resize_to, max(1, round(image.height * resize_to / image.width))), Image.Resampling.BICUBIC
+        )
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> 8-bit RGB: 16-bit and float scaled down, transparency over white, CMYK converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        high = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        if image.mode == "F":
+            low, high = float(values.min()), float(values.max())
+            values = (values - low) / max(high - low, 1e-12) * 255.0
+        else:
+            values = values / high * 255.0
+        image = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def load_image(
+    path: Path, min_side: int = 32, max_pixels: int = 50_000_000, resize_to: int | None = None
+) -> Image.Image:
+    """Read and decode a poster file; raises BadImage with the reason."""
+    return decode_image(read_bytes(path), min_side, max_pixels, resize_to)
+
+
+def upscale(image: Image.Image, factor: float, below_width: int) -> Image.Image:
+    """Enlarge small posters for OCR engines that miss small print."""
+    if factor <= 1 or image.width >= below_width:
+        return image
+    size = (round(image.width * factor), round(image.height * factor))
+    return image.resize(size, Image.Resampling.LANCZOS)

@@ -1,0 +1,1 @@
+"""Scoring predictions: metrics, thresholds, trivial references, slices and significance."""

@@ -1,0 +1,163 @@
+"""Encoding images and texts in batches, only for the keys the cache does not hold yet."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmgenre.components import Encoded, ImageEncoder, TextEncoder
+from mmgenre.data.images import BadImage
+from mmgenre.data.skips import SkipLog
+from mmgenre.features.cache import FeatureCache, batched
+from mmgenre.features.codec import pack, unpack
+from mmgenre.features.progress import progress_bar
+from mmgenre.features.sources import ImageOptions, Source
+
+
+@dataclass
+class Embeddings:
+    """Cached embeddings by key: pooled (D,) and, when asked for, tokens (L, Dt) (padding removed)."""
+
+    pooled: dict[str, np.ndarray]
+    tokens: dict[str, np.ndarray] | None = None
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def split_encoded(encoded: Encoded, with_tokens: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """A batch -> per-item (pooled, tokens-without-padding) numpy arrays."""
+    pooled = encoded.pooled.float().cpu().numpy()
+    if not with_tokens or encoded.tokens is None:
+        return [(row, None) for row in pooled]
+    tokens = encoded.tokens.float().cpu().numpy()
+    mask = encoded.mask.cpu().numpy() if encoded.mask is not None else np.ones(tokens.shape[:2], bool)
+    return [(pooled[i], tokens[i][mask[i]]) for i in range(len(pooled))]
+
+
+class _Lookup:
+    """The cache namespaces of one encoder, and what is missing from them."""
+
+    def __init__(self, encoder, cache: FeatureCache, with_tokens: bool) -> None:
+        self.cache = cache
+        self.with_tokens = with_tokens and encoder.provides_tokens
+        self.pooled_ns = cache.namespace(encoder, "pooled")
+        self.tokens_ns = cache.namespace(encoder, "tokens") if self.with_tokens else None
+
+    def missing(self, keys: list[str]) -> list[str]:
+        missing = set(self.cache.missing(self.pooled_ns, keys))
+        if self.tokens_ns:
+            missing.update(self.cache.missing(self.tokens_ns, keys))
+        return [k for k in dict.fromkeys(keys) if k in missing]
+
+    def store(self, items: list[tuple[str, np.ndarray, np.ndarray | None]]) -> None:
+        self.cache.put_many(self.pooled_ns, [(k, *pack(pooled)) for k, pooled, _ in items])
+        if self.tokens_ns:
+            self.cache.put_many(self.tokens_ns, [(k, *pack(tokens)) for k, _, tokens in items])
+
+    def read(self, keys: list[str]) -> Embeddings:
+        pooled = {k: unpack(*v) for k, v in self.cache.get_many(self.pooled_ns, keys).items()}
+        tokens = None
+        if self.tokens_ns:
+            tokens = {k: unpack(*v) for k, v in self.cache.get_many(self.tokens_ns, keys).items()}
+        return Embeddings(pooled, tokens)
+
+
+class _PosterImages:
+    """A map-style dataset decoding and preprocessing posters in data-loader workers."""
+
+    def __init__(self, sources: list[Source], encoder: ImageEncoder, options: ImageOptions) -> None:
+        self.sources, self.encoder, self.options = sources, encoder, options
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int):
+        try:
+            return index, self.encoder.preprocess(self.options.load(self.sources[index].path))
+        except BadImage as error:
+            return index, error
+
+
+def _collate(items: list) -> tuple[list[int], object, list[tuple[int, BadImage]]]:
+    import torch
+
+    good = [(i, x) for i, x in items if not isinstance(x, BadImage)]
+    bad = [(i, x) for i, x in items if isinstance(x, BadImage)]
+    pixels = torch.stack([x for _, x in good]) if good else None
+    return [i for i, _ in good], pixels, bad
+
+
+def encode_images(
+    encoder: ImageEncoder,
+    sources: list[Source],
+    cache: FeatureCache,
+    options: ImageOptions,
+    skips: SkipLog,
+    *,
+    with_tokens: bool = False,
+    device: str = "cpu",
+    batch_size: int = 64,
+    workers: int = 0,
+    progress: bool | None = None,
+) -> Embeddings:
+    """Embeddings of every readable source; the encoder is loaded only if something is missing."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    lookup = _Lookup(encoder, cache, with_tokens)
+    keys = [s.key for s in sources]
+    missing = set(lookup.missing(keys))
+    todo = list({s.key: s for s in sources if s.key in missing}.values())
+    if todo:
+        encoder.load(device)
+        loader = DataLoader(
+            _PosterImages(todo, encoder, options),
+            batch_size=batch_size,
+            num_workers=min(workers, max(1, len(todo) // batch_size)),
+            collate_fn=_collate,
+            pin_memory=device.startswith("cuda"),
+            persistent_workers=False,
+        )
+        with progress_bar(len(todo), f"image encoder ({encoder.name})", progress) as bar:
+            for indices, pixels, bad in loader:
+                for i, error in bad:
+                    skips.skip(str(todo[i].path), error.category, error.detail)
+                if pixels is not None:
+                    with torch.inference_mode():
+                        encoded = encoder.encode(pixels.to(device, non_blocking=True))
+                    parts = split_encoded(encoded, lookup.with_tokens)
+                    lookup.store([(todo[i].key, pooled, tokens) for i, (pooled, tokens) in zip(indices, parts)])
+                bar.update(len(indices) + len(bad))
+    return lookup.read(keys)
+
+
+def encode_texts(
+    encoder: TextEncoder,
+    texts: list[str],
+    cache: FeatureCache,
+    *,
+    with_tokens: bool = False,
+    device: str = "cpu",
+    batch_size: int = 64,
+    progress: bool | None = None,
+) -> Embeddings:
+    """Embeddings by text key (see `text_key`) for every distinct text."""
+    import torch
+
+    lookup = _Lookup(encoder, cache, with_tokens)
+    by_key = {text_key(t): t for t in texts}
+    todo = lookup.missing(list(by_key))
+    if todo:
+        encoder.load(device)
+        with progress_bar(len(todo), f"text encoder ({encoder.name})", progress, unit="text") as bar:
+            for chunk in batched(todo, batch_size):
+                with torch.inference_mode():
+                    encoded = encoder.encode([by_key[k] for k in chunk])
+                parts = split_encoded(encoded, lookup.with_tokens)
+                lookup.store([(k, pooled, tokens) for k, (pooled, tokens) in zip(chunk, parts)])
+                bar.update(len(chunk))
+    return lookup.read(list(by_key))

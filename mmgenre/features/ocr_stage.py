@@ -1,0 +1,126 @@
+"""OCR over many posters: worker processes (or threads for remote engines), results cached in batches."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from multiprocessing import get_context
+
+from mmgenre.components import OcrEngine, OcrResult
+from mmgenre.data.images import BadImage
+from mmgenre.data.skips import SkipLog
+from mmgenre.errors import ComponentUnavailableError
+from mmgenre.features.cache import FeatureCache
+from mmgenre.features.progress import progress_bar
+from mmgenre.features.sources import ImageOptions, Source
+
+FLUSH_EVERY = 32  # results per cache transaction
+FLUSH_SECONDS = 5.0
+
+_worker_engine: OcrEngine | None = None
+_worker_error: str | None = None
+
+
+def _start_worker(engine: OcrEngine) -> None:
+    """Process-pool initializer: load the engine once; a failure is reported by every task."""
+    global _worker_engine, _worker_error
+    try:
+        engine.setup()
+        _worker_engine = engine
+    except Exception as error:  # reported to the parent, which stops with the message
+        _worker_error = f"{type(error).__name__}: {error}"
+
+
+def _read_in_worker(source: Source, options: ImageOptions) -> tuple:
+    if _worker_engine is None:
+        return ("fatal", _worker_error or "OCR engine not started")
+    return read_poster(_worker_engine, source, options)
+
+
+def read_poster(engine: OcrEngine, source: Source, options: ImageOptions) -> tuple:
+    """('ok', result json) | ('bad', category, detail) | ('failed', message) for one poster."""
+    try:
+        image = options.load(source.path)
+    except BadImage as error:
+        return ("bad", error.category, error.detail)
+    try:
+        return ("ok", engine.read(image).to_json())
+    except ComponentUnavailableError as error:
+        return ("fatal", str(error))
+    except Exception as error:  # one poster's failure must not stop the others
+        return ("failed", f"{type(error).__name__}: {error}")
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_ocr(
+    engine: OcrEngine,
+    sources: list[Source],
+    cache: FeatureCache,
+    options: ImageOptions,
+    skips: SkipLog,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, OcrResult]:
+    """OCR results by content key for every source that could be read; failures are logged in `skips`."""
+    namespace = cache.namespace(engine, "ocr")
+    keys = [s.key for s in sources]
+    results = {key: OcrResult.from_json(meta) for key, (meta, _) in cache.get_many(namespace, keys).items()}
+    todo = list({s.key: s for s in sources if s.key not in results}.values())
+    if not todo:
+        return results
+    pending: list[tuple[str, dict, bytes]] = []
+    last_flush = time.monotonic()
+    with progress_bar(len(todo), f"OCR ({engine.name})", progress) as bar:
+        for source, outcome in _read_all(engine, todo, options, workers):
+            bar.update(1)
+            status = outcome[0]
+            if status == "fatal":
+                cache.put_many(namespace, pending)
+                raise ComponentUnavailableError(f"OCR engine '{engine.name}' cannot run: {outcome[1]}")
+            if status == "bad":
+                skips.skip(str(source.path), outcome[1], outcome[2])
+            elif status == "failed":
+                skips.skip(str(source.path), "OCR failed", outcome[1])
+            else:
+                results[source.key] = OcrResult.from_json(outcome[1])
+                pending.append((source.key, outcome[1], b""))
+            if len(pending) >= FLUSH_EVERY or (pending and time.monotonic() - last_flush > FLUSH_SECONDS):
+                cache.put_many(namespace, pending)
+                pending, last_flush = [], time.monotonic()
+        cache.put_many(namespace, pending)
+    return results
+
+
+def _read_all(
+    engine: OcrEngine, todo: list[Source], options: ImageOptions, workers: int | None
+) -> Iterator[tuple[Source, tuple]]:
+    """Yield (source, outcome) as results arrive, from a pool sized to the engine's kind of work."""
+    workers = min(workers or default_workers(), len(todo))
+    if workers <= 1 and engine.parallelism == "process":
+        engine.setup()
+        for source in todo:
+            yield source, read_poster(engine, source, options)
+        return
+    executor: Executor
+    if engine.parallelism == "thread":
+        engine.setup()
+        executor = ThreadPoolExecutor(max_workers=workers)
+        submit = lambda s: executor.submit(read_poster, engine, s, options)  # noqa: E731
+    else:
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context("forkserver"), initializer=_start_worker, initargs=(engine,)
+        )
+        submit = lambda s: executor.submit(_read_in_worker, s, options)  # noqa: E731
+    with executor:
+        futures = {submit(source): source for source in todo}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()

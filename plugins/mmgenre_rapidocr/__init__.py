@@ -1,0 +1,9 @@
+"""RapidOCR (PaddleOCR's PP-OCR models in ONNX, bundled with the package) as an mmgenre plugin."""
+
+from mmgenre.hookspecs import hookimpl
+from mmgenre_rapidocr.engine import RapidOcr
+
+
+@hookimpl
+def register_ocr_engines(register):
+    register(RapidOcr)
