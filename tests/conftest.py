@@ -1,0 +1,70 @@
+"""Shared fixtures: real posters from ../shared, a temporary feature cache, a CLI runner."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may wait on a network that isn't there
+os.environ.setdefault("MMGENRE_LOG", "WARNING")
+
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from mmgenre import DEFAULT_GENRES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTERS = Path(os.environ.get("MMGENRE_TEST_POSTERS", ROOT.parent / "shared" / "data" / "posters"))
+TEST_RECIPES = Path(__file__).parent / "recipes"
+
+
+def poster_rows(count: int, start: int = 0) -> list[dict]:
+    """`count` rows of the real poster set whose genres include one of the 13 default genres."""
+    if not (POSTERS / "labels.csv").is_file():
+        pytest.fail(f"the real posters are missing: expected {POSTERS}/labels.csv (set MMGENRE_TEST_POSTERS)")
+    rows = []
+    with open(POSTERS / "labels.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if set(row["genres"].split("|")) & set(DEFAULT_GENRES):
+                rows.append(row)
+    return rows[start : start + count]
+
+
+def write_dataset(folder: Path, rows: list[dict]) -> Path:
+    """A dataset folder whose labels.csv points at the real posters (absolute paths, nothing copied)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "labels.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "file": str(POSTERS / row["file"])})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def posters_dir(tmp_path_factory) -> Path:
+    """A 72-poster dataset folder of real posters."""
+    return write_dataset(tmp_path_factory.mktemp("posters"), poster_rows(72))
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """A feature cache shared by the tests of a session (features are computed once)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def cli():
+    """Run `mmgenre ARGS` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from mmgenre.cli.main import cli as group
+
+    def run(*args: str, **kwargs):
+        return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe() -> Path:
+    return TEST_RECIPES / "tiny.yaml"
