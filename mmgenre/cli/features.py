@@ -47,6 +47,7 @@ def features(
             "seconds": round(seconds, 2),
             "posters_per_second": round(len(posters) / seconds, 2) if seconds else None,
             "features": {name: list(array.shape) for name, array in featureset.arrays.items()},
+            "computed": featureset.computed,
             "skipped": dataset.skips.counts(),
             "cache": str(cache.path),
         }
@@ -59,6 +60,8 @@ def features(
     )
     for name, shape in summary["features"].items():
         click.echo(f"  {name}: {tuple(shape)}")
+    click.echo("computed now (the rest came from the cache): "
+               + ", ".join(f"{stage} {n:,}" for stage, n in featureset.computed.items()))
     if dataset.skips:
         click.echo(dataset.skips.summary(len(dataset.posters) + len(dataset.skips), "rows/posters"))
 

@@ -22,6 +22,7 @@ class Embeddings:
 
     pooled: dict[str, np.ndarray]
     tokens: dict[str, np.ndarray] | None = None
+    computed: int = 0  # how many were encoded now (the rest came from the cache)
 
 
 def text_key(text: str) -> str:
@@ -132,7 +133,9 @@ def encode_images(
                     parts = split_encoded(encoded, lookup.with_tokens)
                     lookup.store([(todo[i].key, pooled, tokens) for i, (pooled, tokens) in zip(indices, parts)])
                 bar.update(len(indices) + len(bad))
-    return lookup.read(keys)
+    embeddings = lookup.read(keys)
+    embeddings.computed = len(todo)
+    return embeddings
 
 
 def encode_texts(
@@ -160,4 +163,6 @@ def encode_texts(
                 parts = split_encoded(encoded, lookup.with_tokens)
                 lookup.store([(k, pooled, tokens) for k, (pooled, tokens) in zip(chunk, parts)])
                 bar.update(len(chunk))
-    return lookup.read(list(by_key))
+    embeddings = lookup.read(list(by_key))
+    embeddings.computed = len(todo)
+    return embeddings

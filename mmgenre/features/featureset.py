@@ -21,6 +21,7 @@ class FeatureSet:
     arrays: dict[str, np.ndarray]
     texts: list[str] | None = None
     content_keys: list[str] = field(default_factory=list)
+    computed: dict[str, int] = field(default_factory=dict)  # per stage: items computed, not read from cache
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -57,6 +58,12 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+@dataclass
+class OcrOutput:
+    by_key: dict[str, OcrResult]  # content key -> result
+    computed: int = 0  # posters read now (the rest came from the cache)
+
+
 def run_ocr(
     engine: OcrEngine,
     sources: list[Source],
@@ -65,14 +72,14 @@ def run_ocr(
     skips: SkipLog,
     workers: int | None = None,
     progress: bool | None = None,
-) -> dict[str, OcrResult]:
+) -> OcrOutput:
     """OCR results by content key for every source that could be read; failures are logged in `skips`."""
     namespace = cache.namespace(engine, "ocr")
     keys = [s.key for s in sources]
     results = {key: OcrResult.from_json(meta) for key, (meta, _) in cache.get_many(namespace, keys).items()}
     todo = list({s.key: s for s in sources if s.key not in results}.values())
     if not todo:
-        return results
+        return OcrOutput(results)
     pending: list[tuple[str, dict, bytes]] = []
     last_flush = time.monotonic()
     with progress_bar(len(todo), f"OCR ({engine.name})", progress) as bar:
@@ -93,7 +100,7 @@ def run_ocr(
                 cache.put_many(namespace, pending)
                 pending, last_flush = [], time.monotonic()
         cache.put_many(namespace, pending)
-    return results
+    return OcrOutput(results, len(todo))
 
 
 def _read_all(

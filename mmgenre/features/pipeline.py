@@ -46,6 +46,7 @@ def extract_features(
     sources = hash_sources(paths, options, skips)
     readable = [s for s in sources if s is not None]
     arrays: dict[str, dict[str, np.ndarray]] = {}
+    computed: dict[str, int] = {}
     texts_by_source: dict[str, str] | None = None
     device = resolve_device(spec.device)
     workers = spec.loader_workers if spec.loader_workers is not None else default_workers()
@@ -64,12 +65,13 @@ def extract_features(
             progress=progress,
         )
         arrays["image"] = images.pooled
+        computed["image_encoder"] = images.computed
         if images.tokens is not None:
             arrays["image_tokens"] = images.tokens
     if "text" in needs and recipe.ocr is not None and recipe.text_encoder is not None:
         readable = [s for s in readable if "image" not in arrays or s.key in arrays["image"]]
-        results = run_ocr(recipe.ocr, readable, cache, options, skips, workers=spec.ocr_workers, progress=progress)
-        texts_by_source = {key: result.text for key, result in results.items()}
+        ocr = run_ocr(recipe.ocr, readable, cache, options, skips, workers=spec.ocr_workers, progress=progress)
+        texts_by_source = {key: result.text for key, result in ocr.by_key.items()}
         embedded = encode_texts(
             recipe.text_encoder,
             list(texts_by_source.values()),
@@ -79,10 +81,13 @@ def extract_features(
             batch_size=spec.batch_size,
             progress=progress,
         )
+        computed.update(ocr=ocr.computed, text_encoder=embedded.computed)
         arrays["text"] = {k: embedded.pooled[text_key(t)] for k, t in texts_by_source.items()}
         if embedded.tokens is not None:
             arrays["text_tokens"] = {k: embedded.tokens[text_key(t)] for k, t in texts_by_source.items()}
-    return assemble(sources, arrays, texts_by_source)
+    features = assemble(sources, arrays, texts_by_source)
+    features.computed = computed
+    return features
 
 
 def assemble(

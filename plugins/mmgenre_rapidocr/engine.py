@@ -29,12 +29,12 @@ class RapidOcr(OcrEngine):
     def setup(self) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
-        threads = {
-            f"{stage}_{kind}_op_num_threads": self.params.threads if kind == "intra" else 1
-            for stage in ("det", "cls", "rec")
-            for kind in ("intra", "inter")
-        }
-        self._engine = RapidOCR(det_box_thresh=self.params.box_threshold, **threads)
+        # Global thread settings: RapidOCR copies them over the per-model ones.
+        self._engine = RapidOCR(
+            det_box_thresh=self.params.box_threshold,
+            intra_op_num_threads=self.params.threads,
+            inter_op_num_threads=1,
+        )
 
     def read(self, image) -> OcrResult:
         if not hasattr(self, "_engine"):
