@@ -6,9 +6,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from conftest import POSTERS, poster_rows
+from PIL import Image
 
 # file -> the skip category the pipeline must report (None: must be processed)
 EXPECTED = {

@@ -40,16 +40,41 @@ def test_entries_are_keyed_by_component_identity(tmp_path):
     assert cache.get_many(first, ["k1", "k2"]) == {"k1": ({"text": "A", "words": []}, b"")}
     assert cache.missing(first, ["k1", "k2"]) == ["k2"]
     rows = {row.namespace: row for row in cache.info()}
-    assert (rows[first].kind, rows[first].name, rows[first].output, rows[first].entries) == ("ocr", "rapidocr", "ocr", 1)
+    assert (rows[first].kind, rows[first].name, rows[first].output, rows[first].entries) == (
+        "ocr",
+        "rapidocr",
+        "ocr",
+        1,
+    )
     assert cache.clear(kind="ocr") == 1 and cache.missing(first, ["k1"]) == ["k1"]
 
 
 def test_recipes_sharing_an_encoder_share_its_entries(cli, posters_dir, tmp_path, tiny_recipe):
-    first = cli("features", tiny_recipe, "--data", posters_dir, "--set", "fusion.name=image-only",
-                "--cache-dir", tmp_path, "--json")
+    first = cli(
+        "features",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--set",
+        "fusion.name=image-only",
+        "--cache-dir",
+        tmp_path,
+        "--json",
+    )
     assert json.loads(first.stdout)["computed"] == {"image_encoder": 72}
-    other_head = cli("features", tiny_recipe, "--data", posters_dir, "--set", "fusion.name=concat",
-                     "--set", "ocr.name=tesseract", "--cache-dir", tmp_path, "--json")
+    other_head = cli(
+        "features",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--set",
+        "fusion.name=concat",
+        "--set",
+        "ocr.name=tesseract",
+        "--cache-dir",
+        tmp_path,
+        "--json",
+    )
     computed = json.loads(other_head.stdout)["computed"]
     assert computed["image_encoder"] == 0 and computed["ocr"] == 72  # only the new OCR engine ran
 
@@ -65,14 +90,29 @@ def integrity(cache_dir) -> str:
 
 
 def features_command(recipe, data, cache_dir) -> list[str]:
-    return [sys.executable, "-m", "mmgenre", "features", str(recipe), "--data", str(data), "--set",
-            "fusion.name=image-only", "--set", "features.batch_size=8", "--cache-dir", str(cache_dir), "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "mmgenre",
+        "features",
+        str(recipe),
+        "--data",
+        str(data),
+        "--set",
+        "fusion.name=image-only",
+        "--set",
+        "features.batch_size=8",
+        "--cache-dir",
+        str(cache_dir),
+        "--json",
+    ]
 
 
 @pytest.mark.slow
 def test_a_run_killed_at_any_moment_leaves_whole_entries_and_resumes(posters_dir, tmp_path, tiny_recipe):
-    process = subprocess.Popen(features_command(tiny_recipe, posters_dir, tmp_path), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        features_command(tiny_recipe, posters_dir, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if (tmp_path / "features.sqlite").exists() and entries(tmp_path) >= 8:
@@ -101,8 +141,15 @@ def _keys(cache_dir) -> list[str]:
 
 @pytest.mark.slow
 def test_two_processes_filling_one_cache_at_once(posters_dir, tmp_path, tiny_recipe):
-    runs = [subprocess.Popen(features_command(tiny_recipe, posters_dir, tmp_path), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            features_command(tiny_recipe, posters_dir, tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=600) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
     assert all(json.loads(out)["with_features"] == 72 for out, _ in outputs)

@@ -26,8 +26,9 @@ def test_user_errors_exit_1_with_error_prefix(cli, tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mmgenre", "--debug", "recipe", "validate", "nope"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mmgenre", "--debug", "recipe", "validate", "nope"], capture_output=True, text=True
+    )
     assert result.returncode == 1 and "Traceback" in result.stderr and "RecipeError" in result.stderr
 
 

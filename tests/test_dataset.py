@@ -59,8 +59,17 @@ def test_labels_csv_problems_are_warned_about_row_by_row(bad_folder, caplog):
 
 
 def test_features_skip_bad_images_and_process_the_rest(cli, bad_folder, tmp_path, tiny_recipe):
-    result = cli("features", tiny_recipe, "--data", bad_folder, "--set", "fusion.name=image-only",
-                 "--cache-dir", tmp_path, "--json")
+    result = cli(
+        "features",
+        tiny_recipe,
+        "--data",
+        bad_folder,
+        "--set",
+        "fusion.name=image-only",
+        "--cache-dir",
+        tmp_path,
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     good = [name for name, reason in EXPECTED.items() if reason is None]
@@ -72,11 +81,14 @@ def test_features_skip_bad_images_and_process_the_rest(cli, bad_folder, tmp_path
         assert name in result.stderr
 
 
-@pytest.mark.parametrize(("csv", "message"), [
-    ("path,genres\na.jpg,Drama\n", "lacks the column(s) file"),
-    ("file\na.jpg\n", "lacks the column(s) genres"),
-    ("", "lacks the column(s) file, genres"),
-])
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("path,genres\na.jpg,Drama\n", "lacks the column(s) file"),
+        ("file\na.jpg\n", "lacks the column(s) genres"),
+        ("", "lacks the column(s) file, genres"),
+    ],
+)
 def test_unusable_labels_csv_is_a_clear_error(tmp_path, csv, message):
     (tmp_path / "labels.csv").write_text(csv)
     with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -22,10 +22,14 @@ def batch(size: int = 3, image_length: int = 4, text_length: int = 6) -> dict[st
     torch.manual_seed(1)
     text_mask = torch.ones(size, text_length, dtype=torch.bool)
     text_mask[0, 3:] = False  # the first poster has 3 real text tokens
-    return {"image": torch.randn(size, 32), "text": torch.randn(size, 24),
-            "image_tokens": torch.randn(size, image_length, 16),
-            "image_mask": torch.ones(size, image_length, dtype=torch.bool),
-            "text_tokens": torch.randn(size, text_length, 12), "text_mask": text_mask}
+    return {
+        "image": torch.randn(size, 32),
+        "text": torch.randn(size, 24),
+        "image_tokens": torch.randn(size, image_length, 16),
+        "image_mask": torch.ones(size, image_length, dtype=torch.bool),
+        "text_tokens": torch.randn(size, text_length, 12),
+        "text_mask": text_mask,
+    }
 
 
 @pytest.mark.parametrize("name", ["cross-attn-smsam", "concat", "late", "image-only", "text-only"])

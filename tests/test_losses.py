@@ -38,8 +38,9 @@ def test_asl_without_focusing_or_clip_is_bce():
     logits, targets = torch.randn(8, 5), (torch.rand(8, 5) > 0.6).float()
     summed = build("asl", gamma_pos=0.0, gamma_neg=0.0, clip=0.0, reduction="sum")(logits, targets)
     averaged = build("asl", gamma_pos=0.0, gamma_neg=0.0, clip=0.0, reduction="mean")(logits, targets)
-    assert summed.item() == pytest.approx(F.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item(),
-                                          rel=1e-5)
+    assert summed.item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item(), rel=1e-5
+    )
     assert averaged.item() == pytest.approx(F.binary_cross_entropy_with_logits(logits, targets).item(), rel=1e-5)
 
 

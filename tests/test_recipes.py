@@ -13,7 +13,11 @@ from mmgenre.recipe import load_recipe
 def test_paper_recipe_is_the_default_and_describes_the_paper():
     recipe = load_recipe(None)
     assert recipe.spec.name == "paper"
-    assert (recipe.ocr.name, recipe.image_encoder.name, recipe.text_encoder.name) == ("gemini", "open-clip", "open-clip")
+    assert (recipe.ocr.name, recipe.image_encoder.name, recipe.text_encoder.name) == (
+        "gemini",
+        "open-clip",
+        "open-clip",
+    )
     assert recipe.image_encoder.params.model == "ViT-B-32" and recipe.image_encoder.params.pretrained == "openai"
     assert recipe.fusion.name == "cross-attn-smsam" and recipe.loss.name == "asl"
     assert recipe.loss.params.gamma_pos != recipe.loss.params.gamma_neg
@@ -27,7 +31,10 @@ def test_paper_offline_keeps_the_model_and_swaps_the_parts():
     assert offline.fusion.params == paper.fusion.params and offline.loss.params == paper.loss.params
     assert offline.spec.train == paper.spec.train
     assert (offline.ocr.name, offline.image_encoder.name, offline.text_encoder.name) == (
-        "rapidocr", "efficientnet-lite", "minilm")
+        "rapidocr",
+        "efficientnet-lite",
+        "minilm",
+    )
     assert offline.image_encoder.params.variant == "lite2"
 
 
@@ -35,7 +42,10 @@ def test_resolved_recipe_round_trips(cli):
     result = cli("recipe", "show", "paper-offline", "--resolved")
     assert result.exit_code == 0
     data = yaml.safe_load(result.stdout)
-    assert data["fusion"]["params"]["heads"] == 8 and data["ocr"] == {"name": "rapidocr", "params": data["ocr"]["params"]}
+    assert data["fusion"]["params"]["heads"] == 8 and data["ocr"] == {
+        "name": "rapidocr",
+        "params": data["ocr"]["params"],
+    }
     assert "extends" not in data
     assert data["image_encoder"]["params"]["normalisation"] == "tf"  # defaults are filled in
 
@@ -58,7 +68,9 @@ def test_unknown_override_key_is_rejected_with_a_suggestion():
 
 
 def test_unknown_param_from_set_is_rejected():
-    with pytest.raises(RecipeError, match=r"unknown param 'hedas' at fusion.params.hedas .*--set fusion.params.hedas=2"):
+    with pytest.raises(
+        RecipeError, match=r"unknown param 'hedas' at fusion.params.hedas .*--set fusion.params.hedas=2"
+    ):
         load_recipe("paper-offline", ["fusion.params.hedas=2"])
 
 
@@ -81,15 +93,18 @@ def test_cli_reports_recipe_errors_with_exit_1_and_no_traceback(cli, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("fusion: [1, 2\n", "is not valid YAML"),
-    ("- a list\n", "must hold a mapping"),
-    ("fusion: {name: concat}\n", "missing key 'loss'"),
-    ("extends: paper\ntrain: {lr: -1}\n", "bad value at train.lr"),
-    ("extends: paper\ndata: {split: {train: 0.9, val: 0.1, test: 0.2}}\n", "must be 1"),
-    ("extends: paper\nfusion: {name: text-only}\nocr: null\n", "needs ocr"),
-    ("extends: no-such-recipe\n", "recipe 'no-such-recipe' not found"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("fusion: [1, 2\n", "is not valid YAML"),
+        ("- a list\n", "must hold a mapping"),
+        ("fusion: {name: concat}\n", "missing key 'loss'"),
+        ("extends: paper\ntrain: {lr: -1}\n", "bad value at train.lr"),
+        ("extends: paper\ndata: {split: {train: 0.9, val: 0.1, test: 0.2}}\n", "must be 1"),
+        ("extends: paper\nfusion: {name: text-only}\nocr: null\n", "needs ocr"),
+        ("extends: no-such-recipe\n", "recipe 'no-such-recipe' not found"),
+    ],
+)
 def test_bad_recipes_get_clear_errors(tmp_path, text, expected):
     path = tmp_path / "r.yaml"
     path.write_text(text)

@@ -31,8 +31,12 @@ def installed_plugin(tmp_path_factory):
 @pytest.mark.slow
 def test_installed_plugin_is_listed_with_its_version(installed_plugin):
     plugins = {p["name"]: p for p in json.loads(mmgenre("plugins", "--json").stdout)}
-    assert plugins["linear-probe"] == {"name": "linear-probe", "package": "mmgenre-linear-probe",
-                                       "version": "0.2.0", "hooks": ["register_fusion_heads"]}
+    assert plugins["linear-probe"] == {
+        "name": "linear-probe",
+        "package": "mmgenre-linear-probe",
+        "version": "0.2.0",
+        "hooks": ["register_fusion_heads"],
+    }
     listed = {row["name"]: row for row in json.loads(mmgenre("list", "fusion", "--json").stdout)}
     assert listed["linear-probe"]["plugin"] == "linear-probe" and listed["linear-probe"]["available"]
 
@@ -40,10 +44,13 @@ def test_installed_plugin_is_listed_with_its_version(installed_plugin):
 @pytest.mark.slow
 def test_installed_plugin_is_usable_from_a_recipe(installed_plugin, posters_dir, session_cache, tiny_recipe, tmp_path):
     recipe = tmp_path / "probe.yaml"
-    recipe.write_text(f"extends: {tiny_recipe}\nname: probe\nfusion:\n  name: linear-probe\n  params: {{normalise: true}}\n")
+    recipe.write_text(
+        f"extends: {tiny_recipe}\nname: probe\nfusion:\n  name: linear-probe\n  params: {{normalise: true}}\n"
+    )
     assert mmgenre("recipe", "validate", recipe).returncode == 0
-    result = mmgenre("train", recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "run",
-                     "--json")
+    result = mmgenre(
+        "train", recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "run", "--json"
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert metrics["val"]["posters"] > 0 and 0 <= metrics["val"]["macro_f1"] <= 1

@@ -60,8 +60,10 @@ def features(
     )
     for name, shape in summary["features"].items():
         click.echo(f"  {name}: {tuple(shape)}")
-    click.echo("computed now (the rest came from the cache): "
-               + ", ".join(f"{stage} {n:,}" for stage, n in featureset.computed.items()))
+    click.echo(
+        "computed now (the rest came from the cache): "
+        + ", ".join(f"{stage} {n:,}" for stage, n in featureset.computed.items())
+    )
     if dataset.skips:
         click.echo(dataset.skips.summary(len(dataset.posters) + len(dataset.skips), "rows/posters"))
 

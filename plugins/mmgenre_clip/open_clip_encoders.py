@@ -121,8 +121,11 @@ class OpenClipImage(LocalWeights, ImageEncoder):
 
         visual = self._model.visual
         if hasattr(visual, "output_tokens"):
-            visual.output_tokens = True
-            pooled, tokens = visual(pixels.to(next(visual.parameters()).dtype))  # (B, D), (B, L, W)
+            previous, visual.output_tokens = visual.output_tokens, True  # the model is shared: restore after
+            try:
+                pooled, tokens = visual(pixels.to(next(visual.parameters()).dtype))  # (B, D), (B, L, W)
+            finally:
+                visual.output_tokens = previous
             mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
             return Encoded(pooled=pooled, tokens=tokens, mask=mask)
         return Encoded(pooled=self._model.encode_image(pixels))
