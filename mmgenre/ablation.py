@@ -1,0 +1,142 @@
+"""`ablate`: train every combination of recipe variations (and seeds) on shared cached features, compare them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from mmgenre.errors import RecipeError
+from mmgenre.evaluation.significance import paired_bootstrap
+from mmgenre.features.cache import FeatureCache
+from mmgenre.recipe import load_recipe, parse_override
+from mmgenre.training.run_folder import RunFolder
+from mmgenre.training.train import train
+
+log = logging.getLogger("mmgenre")
+TABLE_METRICS = ("macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map")
+
+
+@dataclass
+class Variant:
+    """One combination of --vary values, trained once per seed."""
+
+    settings: dict[str, str]
+    runs: list[RunFolder] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return ", ".join(f"{key}={value}" for key, value in self.settings.items()) or "recipe as is"
+
+    @property
+    def slug(self) -> str:
+        return "_".join(f"{key.split('.')[0]}-{value}" for key, value in self.settings.items()) or "base"
+
+
+def parse_variations(vary: list[str]) -> list[dict[str, str]]:
+    """`['fusion.name=a,b', 'loss.name=c,d']` -> every combination as {key: value}."""
+    axes = []
+    for text in vary:
+        path, values = parse_override(text)
+        options = [v.strip() for v in str(values).split(",") if v.strip()] if values is not None else []
+        if not options:
+            raise RecipeError(f"bad --vary '{text}': expected KEY.PATH=VALUE1,VALUE2")
+        axes.append([(".".join(path), option) for option in options])
+    return [dict(combination) for combination in itertools.product(*axes)] if axes else [{}]
+
+
+def run_ablation(
+    recipe_ref: str | None,
+    data_dir: str | Path,
+    cache: FeatureCache,
+    vary: list[str],
+    seeds: list[int],
+    overrides: list[str],
+    out: str | Path | None = None,
+    limit: int | None = None,
+) -> tuple[Path, dict]:
+    """Train each variant with each seed; returns the output folder and the comparison."""
+    variants = [Variant(settings) for settings in parse_variations(vary)]
+    recipes = {
+        v.slug: load_recipe(recipe_ref, overrides + [f"{k}={val}" for k, val in v.settings.items()]) for v in variants
+    }  # validate every variant before training any
+    name = next(iter(recipes.values())).spec.name or "recipe"
+    folder = Path(out or Path("runs") / f"ablate-{name}-{datetime.now():%Y%m%d-%H%M%S}")
+    for variant in variants:
+        for seed in seeds:
+            log.info("ablation: %s, seed %d", variant.name, seed)
+            recipe = load_recipe(
+                recipe_ref, overrides + [f"{k}={v}" for k, v in variant.settings.items()] + [f"train.seed={seed}"]
+            )
+            variant.runs.append(train(recipe, data_dir, cache, folder / f"{variant.slug}-seed{seed}", limit=limit))
+    comparison = compare(variants, seeds)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ablation.json").write_text(json.dumps(comparison, indent=2))
+    (folder / "ablation.md").write_text(markdown_table(comparison))
+    return folder, comparison
+
+
+def compare(variants: list[Variant], seeds: list[int]) -> dict:
+    """Mean and standard deviation over seeds of each test metric, and each variant against the best one."""
+    rows = []
+    for variant in variants:
+        tests = [run.metrics()["test"] for run in variant.runs]
+        row = {"variant": variant.name, "settings": variant.settings, "runs": [str(r.path) for r in variant.runs]}
+        for metric in TABLE_METRICS:
+            values = [t[metric] for t in tests]
+            row[metric] = {
+                "mean": float(np.mean(values)),
+                "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                "values": values,
+            }
+        rows.append(row)
+    best = max(range(len(rows)), key=lambda i: rows[i]["macro_f1"]["mean"])
+    for i, variant in enumerate(variants):
+        if i != best:
+            rows[i]["vs_best"] = versus(variants[best], variant).to_dict()
+    return {"seeds": seeds, "split": "test", "best": rows[best]["variant"], "variants": rows}
+
+
+def predictions(run: RunFolder) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Test ids, true genres and the 0/1 predictions at the run's tuned thresholds."""
+    saved = run.scores("test")
+    return saved.ids, saved.targets, saved.scores >= np.array(run.thresholds())
+
+
+def versus(best: Variant, other: Variant):
+    """Paired bootstrap of macro-F1 (best minus other) over the test posters both were scored on."""
+    ids, targets, _ = predictions(best.runs[0])
+
+    def aligned(run: RunFolder) -> np.ndarray:
+        run_ids, _, predicted = predictions(run)
+        if run_ids != ids:
+            raise RecipeError(f"{run.path} was tested on other posters than {best.runs[0].path}: can't pair them")
+        return predicted
+
+    return paired_bootstrap(targets, [aligned(r) for r in best.runs], [aligned(r) for r in other.runs])
+
+
+def markdown_table(comparison: dict) -> str:
+    seeds = comparison["seeds"]
+    spread = len(seeds) > 1
+    header = "| variant | " + " | ".join(TABLE_METRICS) + " | macro-F1 vs best (95% CI) |"
+    lines = [
+        f"Test split; mean{' ± std' if spread else ''} over seeds {', '.join(map(str, seeds))}.",
+        "",
+        header,
+        "|" + " --- |" * (len(TABLE_METRICS) + 2),
+    ]
+    for row in comparison["variants"]:
+        cells = [f"{row[m]['mean']:.4f}" + (f" ± {row[m]['std']:.4f}" if spread else "") for m in TABLE_METRICS]
+        if "vs_best" in row:
+            c = row["vs_best"]
+            versus_best = f"{-c['difference']:+.4f} ({-c['ci_high']:+.4f} to {-c['ci_low']:+.4f}), p={c['p_value']:.3f}"
+        else:
+            versus_best = "best"
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {versus_best} |")
+    return "\n".join(lines) + "\n"

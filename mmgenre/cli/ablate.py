@@ -1,0 +1,58 @@
+"""`mmgenre ablate`: train recipe variations side by side and compare them."""
+
+from __future__ import annotations
+
+import click
+
+from mmgenre.cli.options import cache_option, data_option, json_option, print_json, set_option
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got '{text}'") from None
+
+
+@click.command("ablate")
+@click.argument("recipe", required=False)
+@data_option
+@click.option(
+    "--vary",
+    multiple=True,
+    metavar="KEY.PATH=V1,V2",
+    help="Values to try for a recipe key (repeatable; all combinations are trained).",
+)
+@click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2 (mean and std are shown).")
+@set_option
+@cache_option
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the runs and the comparison.")
+@click.option("--limit", type=click.IntRange(min=10), help="Only the first N posters (quick trials).")
+@json_option
+def ablate_command(
+    recipe: str | None,
+    data_dir: str,
+    vary: tuple[str, ...],
+    seeds: str,
+    overrides: tuple[str, ...],
+    cache_dir: str | None,
+    out: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Train every combination of --vary values on --data (features are computed once) and compare them."""
+    from mmgenre.ablation import run_ablation
+    from mmgenre.features.cache import FeatureCache
+
+    with FeatureCache(cache_dir) as cache:
+        folder, comparison = run_ablation(
+            recipe, data_dir, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit=limit
+        )
+    if as_json:
+        print_json({"folder": str(folder), **comparison})
+        return
+    click.echo((folder / "ablation.md").read_text())
+    click.echo(f"runs, ablation.json and ablation.md are in {folder}", err=True)
+
+
+COMMANDS = [ablate_command]
