@@ -1,0 +1,195 @@
+"""train / eval / predict / ablate end to end on real posters (a small sample), through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import POSTERS, poster_rows, write_dataset
+
+HEADLINE = {"macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"}
+
+
+@pytest.fixture(scope="module")
+def trained(cli, posters_dir, session_cache, tiny_recipe, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = cli("train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def cli():  # module-scoped twin of conftest's `cli`
+    from click.testing import CliRunner
+
+    from mmgenre.cli.main import cli as group
+
+    return lambda *args: CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    run, metrics = trained
+    names = {p.name for p in run.iterdir()}
+    assert {
+        "model.safetensors",
+        "recipe.yaml",
+        "run.json",
+        "history.jsonl",
+        "thresholds.json",
+        "metrics.json",
+        "scores.npz",
+    } <= names
+    assert run.joinpath("model.safetensors").read_bytes()[8:9] == b"{"  # safetensors header, not a pickle
+    history = [json.loads(line) for line in run.joinpath("history.jsonl").read_text().splitlines()]
+    assert 1 <= len(history) <= 6 and {"train_loss", "val_macro_f1", "val_macro_f1_tuned", "val_map"} <= set(history[0])
+    assert set(metrics["test"]) >= HEADLINE and set(metrics["test"]["references"]) == {
+        "every genre",
+        "top-1 frequent",
+        "top-2 frequent",
+        "top-3 frequent",
+    }
+    info = json.loads(run.joinpath("run.json").read_text())
+    assert sum(len(ids) for ids in info["splits"].values()) == 72
+    assert not set(info["splits"]["train"]) & set(info["splits"]["test"])
+    thresholds = json.loads(run.joinpath("thresholds.json").read_text())
+    assert list(thresholds) == info["labels"] and all(0 <= t <= 1 for t in thresholds.values())
+
+
+def test_training_is_reproducible_with_the_same_seed(trained, cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    run, metrics = trained
+    again = cli(
+        "train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "again", "--json"
+    )
+    assert json.loads(again.stdout)["test"]["macro_f1"] == metrics["test"]["macro_f1"]
+    assert (tmp_path / "again" / "history.jsonl").read_text() == run.joinpath("history.jsonl").read_text()
+    other = cli(
+        "train",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--cache-dir",
+        session_cache,
+        "--out",
+        tmp_path / "seed1",
+        "--set",
+        "train.seed=1",
+        "--json",
+    )
+    assert (tmp_path / "seed1" / "history.jsonl").read_text() != run.joinpath("history.jsonl").read_text()
+    assert other.exit_code == 0
+
+
+def test_eval_reports_metrics_thresholds_and_references(trained, cli, posters_dir, session_cache):
+    run, metrics = trained
+    result = cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) >= HEADLINE and set(report["threshold_0.5"]) >= HEADLINE and set(report["tuned"]) >= HEADLINE
+    assert report["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])  # same posters, same numbers
+    assert set(report["tuned"]["per_genre"]["Drama"]) == {"precision", "recall", "f1", "support"}
+    assert report["references"]["every genre"]["hit_ratio"] == 1.0
+    text = cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache).stdout
+    assert "reference: top-3 frequent" in text and "per genre" in text
+
+
+def test_eval_on_a_folder_it_never_saw(trained, cli, session_cache, tmp_path):
+    run, _ = trained
+    unseen = write_dataset(tmp_path / "unseen", poster_rows(24, start=72))
+    report = json.loads(
+        cli("eval", run, "--data", unseen, "--cache-dir", session_cache, "--split", "all", "--json").stdout
+    )
+    assert report["posters"] == 24 and 0 <= report["macro_f1"] <= 1
+
+
+@pytest.mark.parametrize("by", ["decade", "resolution", "language", "n_genres"])
+def test_eval_by_slice_covers_every_poster(trained, cli, posters_dir, session_cache, by):
+    run, _ = trained
+    report = json.loads(
+        cli(
+            "eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--split", "all", "--by", by, "--json"
+        ).stdout
+    )
+    groups = report["slices"]["groups"]
+    assert sum(g["posters"] for g in groups) == report["posters"] == 72
+    assert all(set(g) >= HEADLINE for g in groups)
+
+
+def test_eval_resized_posters_recomputes_features_for_them(trained, cli, posters_dir, session_cache):
+    run, _ = trained
+    report = json.loads(
+        cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--resize-to", "120", "--json").stdout
+    )
+    assert report["resize_to"] == 120 and 0 <= report["macro_f1"] <= 1
+    full = json.loads(cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--json").stdout)
+    assert report["posters"] == full["posters"] and report["map"] != full["map"]
+
+
+def test_predict_gives_genres_and_scores_per_poster(trained, cli, session_cache, tmp_path):
+    run, _ = trained
+    files = [POSTERS / row["file"] for row in poster_rows(2)]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not really")
+    result = cli("predict", run, *files, broken, "--cache-dir", session_cache, "--json")
+    assert result.exit_code == 0
+    output = json.loads(result.stdout)
+    predictions = output["predictions"]
+    assert [p["file"] for p in predictions] == [str(f) for f in files]
+    labels = json.loads((run / "run.json").read_text())["labels"]
+    for prediction in predictions:
+        assert set(prediction["scores"]) == set(labels) and prediction["genres"]
+        assert list(prediction["scores"].values()) == sorted(prediction["scores"].values(), reverse=True)
+        assert isinstance(prediction["ocr_text"], str)
+    assert output["skipped"][0]["where"] == str(broken)
+
+
+def test_a_damaged_run_folder_is_a_clear_error(trained, cli, posters_dir, session_cache, tmp_path):
+    import shutil
+
+    run, _ = trained
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = cli("eval", damaged, "--data", posters_dir, "--cache-dir", session_cache)
+    assert result.exit_code == 1 and "model.safetensors cannot be read" in result.stderr
+    weights.unlink()
+    result = cli("eval", damaged, "--data", posters_dir, "--cache-dir", session_cache)
+    assert result.exit_code == 1 and "model.safetensors is missing" in result.stderr
+
+
+def test_ablate_compares_variants_over_seeds(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    result = cli(
+        "ablate",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--cache-dir",
+        session_cache,
+        "--vary",
+        "fusion.name=concat,image-only",
+        "--vary",
+        "loss.name=bce,asl",
+        "--seeds",
+        "0,1",
+        "--out",
+        tmp_path / "ablation",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    comparison = json.loads(result.stdout)
+    rows = comparison["variants"]
+    assert len(rows) == 4 and all(len(r["runs"]) == 2 for r in rows)
+    for row in rows:
+        values = row["macro_f1"]["values"]
+        assert row["macro_f1"]["mean"] == pytest.approx(np.mean(values))
+        assert row["macro_f1"]["std"] == pytest.approx(np.std(values, ddof=1))
+    others = [r for r in rows if r["variant"] != comparison["best"]]
+    assert all(r["vs_best"]["ci_low"] <= r["vs_best"]["difference"] <= r["vs_best"]["ci_high"] for r in others)
+    table = (tmp_path / "ablation" / "ablation.md").read_text()
+    assert "fusion.name=concat, loss.name=bce" in table and "± " in table
+
+
+def test_bad_vary_is_a_clear_error(cli, posters_dir, tiny_recipe):
+    result = cli("ablate", tiny_recipe, "--data", posters_dir, "--vary", "fusion.name=concat,nonexistent-head")
+    assert result.exit_code == 1 and "unknown fusion head 'nonexistent-head'" in result.stderr
