@@ -49,9 +49,9 @@ def setup_logging() -> None:
 
 
 def register_commands() -> None:
-    from mmgenre.cli import ablate, bench, cache, features, recipe, registry, train
+    from mmgenre.cli import ablate, bench, cache, features, recipe, registry, report, train
 
-    for module in (registry, recipe, features, cache, train, ablate, bench):
+    for module in (registry, recipe, features, cache, train, ablate, bench, report):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from mmgenre.components import OcrEngine, OcrResult, Params, Word
 from mmgenre.data.images import upscale
+from mmgenre_rapidocr.glued_words import split_glued_words
 
 
 class RapidOcrParams(Params):
@@ -14,6 +15,7 @@ class RapidOcrParams(Params):
     box_threshold: float = Field(0.5, ge=0, le=1, description="text-detection box score threshold")
     upscale: float = Field(1.0, ge=1, le=4, description="enlarge posters narrower than upscale_below")
     upscale_below: int = Field(600, ge=1)
+    split_glued_words: bool = Field(True, description="put back the spaces PP-OCR drops ('BEVERLYHILLS')")
     threads: int = Field(1, ge=1, description="ONNX Runtime threads per worker process")
 
 
@@ -23,8 +25,8 @@ class RapidOcr(OcrEngine):
     name = "rapidocr"
     Params = RapidOcrParams
     cache_exempt = frozenset({"threads"})
-    requires_modules = ("rapidocr_onnxruntime",)
-    install_hint = "pip install rapidocr-onnxruntime"
+    requires_modules = ("rapidocr_onnxruntime", "wordninja")
+    install_hint = "pip install rapidocr-onnxruntime wordninja"
 
     def setup(self) -> None:
         from rapidocr_onnxruntime import RapidOCR
@@ -49,5 +51,7 @@ class RapidOcr(OcrEngine):
             xs, ys = [pt[0] / factor for pt in points], [pt[1] / factor for pt in points]
             box = (round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys)))
             words.append(Word(text.strip(), box, float(score)))
+        if p.split_glued_words:
+            words = [Word(split_glued_words(w.text), w.box, w.confidence) for w in words]
         words = [w for w in words if w.text]
         return OcrResult(text="\n".join(w.text for w in words), words=words)

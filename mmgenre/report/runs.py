@@ -1,0 +1,61 @@
+"""What the report needs from a run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from mmgenre.training.run_folder import RunFolder, RunInfo, SplitScores
+
+
+@dataclass
+class ReportRun:
+    folder: RunFolder
+
+    @property
+    def name(self) -> str:
+        return self.folder.path.name
+
+    @cached_property
+    def info(self) -> RunInfo:
+        return self.folder.info()
+
+    @property
+    def labels(self) -> list[str]:
+        return self.info.labels
+
+    @cached_property
+    def test(self) -> SplitScores:
+        return self.folder.scores("test")
+
+    @cached_property
+    def thresholds(self) -> np.ndarray:
+        return np.array(self.folder.thresholds())
+
+    @cached_property
+    def test_metrics(self) -> dict:
+        return self.folder.metrics()["test"]
+
+    @cached_property
+    def history(self) -> list[dict]:
+        return self.folder.history()
+
+    @cached_property
+    def recipe(self) -> dict:
+        return self.folder.recipe_data()
+
+    def test_predictions(self) -> np.ndarray:
+        return self.test.scores >= self.thresholds
+
+    def describe(self) -> str:
+        recipe = self.recipe
+        parts = [f"{key}={recipe[key]['name']}" for key in ("ocr", "image_encoder", "text_encoder", "fusion", "loss")
+                 if recipe.get(key)]
+        return ", ".join(parts)
+
+
+def load_runs(paths: list[str | Path]) -> list[ReportRun]:
+    return [ReportRun(RunFolder(p)) for p in paths]
