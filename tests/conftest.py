@@ -54,17 +54,29 @@ def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture
-def cli():
+def run_cli(*args, **kwargs):
     """Run `mmgenre ARGS` in-process; returns click's Result (exit_code, stdout, stderr)."""
     from mmgenre.cli.main import cli as group
 
-    def run(*args: str, **kwargs):
-        return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False, **kwargs)
+    return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False, **kwargs)
 
-    return run
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli
 
 
 @pytest.fixture(scope="session")
 def tiny_recipe() -> Path:
     return TEST_RECIPES / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(posters_dir, session_cache, tiny_recipe, tmp_path_factory) -> tuple[Path, dict]:
+    """A run of the tiny recipe on the 72 real posters: (run folder, the metrics `train --json` printed)."""
+    import json
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_cli("train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    return out, json.loads(result.stdout)

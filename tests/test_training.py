@@ -11,25 +11,8 @@ from conftest import POSTERS, poster_rows, write_dataset
 HEADLINE = {"macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"}
 
 
-@pytest.fixture(scope="module")
-def trained(cli, posters_dir, session_cache, tiny_recipe, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = cli("train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", out, "--json")
-    assert result.exit_code == 0, result.stderr
-    return out, json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def cli():  # module-scoped twin of conftest's `cli`
-    from click.testing import CliRunner
-
-    from mmgenre.cli.main import cli as group
-
-    return lambda *args: CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
-
-
-def test_train_writes_a_complete_run_folder(trained):
-    run, metrics = trained
+def test_train_writes_a_complete_run_folder(tiny_run):
+    run, metrics = tiny_run
     names = {p.name for p in run.iterdir()}
     assert {
         "model.safetensors",
@@ -56,8 +39,8 @@ def test_train_writes_a_complete_run_folder(trained):
     assert list(thresholds) == info["labels"] and all(0 <= t <= 1 for t in thresholds.values())
 
 
-def test_training_is_reproducible_with_the_same_seed(trained, cli, posters_dir, session_cache, tiny_recipe, tmp_path):
-    run, metrics = trained
+def test_training_is_reproducible_with_the_same_seed(tiny_run, cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    run, metrics = tiny_run
     again = cli(
         "train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "again", "--json"
     )
@@ -80,8 +63,8 @@ def test_training_is_reproducible_with_the_same_seed(trained, cli, posters_dir, 
     assert other.exit_code == 0
 
 
-def test_eval_reports_metrics_thresholds_and_references(trained, cli, posters_dir, session_cache):
-    run, metrics = trained
+def test_eval_reports_metrics_thresholds_and_references(tiny_run, cli, posters_dir, session_cache):
+    run, metrics = tiny_run
     result = cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -93,8 +76,8 @@ def test_eval_reports_metrics_thresholds_and_references(trained, cli, posters_di
     assert "reference: top-3 frequent" in text and "per genre" in text
 
 
-def test_eval_on_a_folder_it_never_saw(trained, cli, session_cache, tmp_path):
-    run, _ = trained
+def test_eval_on_a_folder_it_never_saw(tiny_run, cli, session_cache, tmp_path):
+    run, _ = tiny_run
     unseen = write_dataset(tmp_path / "unseen", poster_rows(24, start=72))
     report = json.loads(
         cli("eval", run, "--data", unseen, "--cache-dir", session_cache, "--split", "all", "--json").stdout
@@ -103,8 +86,8 @@ def test_eval_on_a_folder_it_never_saw(trained, cli, session_cache, tmp_path):
 
 
 @pytest.mark.parametrize("by", ["decade", "resolution", "language", "n_genres"])
-def test_eval_by_slice_covers_every_poster(trained, cli, posters_dir, session_cache, by):
-    run, _ = trained
+def test_eval_by_slice_covers_every_poster(tiny_run, cli, posters_dir, session_cache, by):
+    run, _ = tiny_run
     report = json.loads(
         cli(
             "eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--split", "all", "--by", by, "--json"
@@ -115,8 +98,8 @@ def test_eval_by_slice_covers_every_poster(trained, cli, posters_dir, session_ca
     assert all(set(g) >= HEADLINE for g in groups)
 
 
-def test_eval_resized_posters_recomputes_features_for_them(trained, cli, posters_dir, session_cache):
-    run, _ = trained
+def test_eval_resized_posters_recomputes_features_for_them(tiny_run, cli, posters_dir, session_cache):
+    run, _ = tiny_run
     report = json.loads(
         cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--resize-to", "120", "--json").stdout
     )
@@ -125,8 +108,8 @@ def test_eval_resized_posters_recomputes_features_for_them(trained, cli, posters
     assert report["posters"] == full["posters"] and report["map"] != full["map"]
 
 
-def test_predict_gives_genres_and_scores_per_poster(trained, cli, session_cache, tmp_path):
-    run, _ = trained
+def test_predict_gives_genres_and_scores_per_poster(tiny_run, cli, session_cache, tmp_path):
+    run, _ = tiny_run
     files = [POSTERS / row["file"] for row in poster_rows(2)]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff not really")
@@ -143,10 +126,10 @@ def test_predict_gives_genres_and_scores_per_poster(trained, cli, session_cache,
     assert output["skipped"][0]["where"] == str(broken)
 
 
-def test_a_damaged_run_folder_is_a_clear_error(trained, cli, posters_dir, session_cache, tmp_path):
+def test_a_damaged_run_folder_is_a_clear_error(tiny_run, cli, posters_dir, session_cache, tmp_path):
     import shutil
 
-    run, _ = trained
+    run, _ = tiny_run
     damaged = tmp_path / "damaged"
     shutil.copytree(run, damaged)
     weights = damaged / "model.safetensors"

@@ -13,7 +13,9 @@ from mmgenre.cli.options import cache_option
 @click.option("--title", help="Page title.")
 @click.option("--no-examples", is_flag=True, help="Leave out the grid of example posters.")
 @cache_option
-def report_command(runs: tuple[str, ...], out: str, title: str | None, no_examples: bool, cache_dir: str | None) -> None:
+def report_command(
+    runs: tuple[str, ...], out: str, title: str | None, no_examples: bool, cache_dir: str | None
+) -> None:
     """Report on one RUN, or compare several (each against the first, with a paired bootstrap)."""
     from mmgenre.features.cache import FeatureCache
     from mmgenre.report.build import build_report

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmgenre.components import Encoded, ImageEncoder, TextEncoder
-from mmgenre.data.images import BadImage
 from mmgenre.data.skips import SkipLog
 from mmgenre.features.cache import FeatureCache, batched
 from mmgenre.features.codec import pack, unpack
@@ -42,11 +41,11 @@ def split_encoded(encoded: Encoded, with_tokens: bool) -> list[tuple[np.ndarray,
 class _Lookup:
     """The cache namespaces of one encoder, and what is missing from them."""
 
-    def __init__(self, encoder, cache: FeatureCache, with_tokens: bool) -> None:
+    def __init__(self, encoder, cache: FeatureCache, with_tokens: bool, variant: str = "") -> None:
         self.cache = cache
         self.with_tokens = with_tokens and encoder.provides_tokens
-        self.pooled_ns = cache.namespace(encoder, "pooled")
-        self.tokens_ns = cache.namespace(encoder, "tokens") if self.with_tokens else None
+        self.pooled_ns = cache.namespace(encoder, "pooled" + variant)
+        self.tokens_ns = cache.namespace(encoder, "tokens" + variant) if self.with_tokens else None
 
     def missing(self, keys: list[str]) -> list[str]:
         missing = set(self.cache.missing(self.pooled_ns, keys))
@@ -67,31 +66,6 @@ class _Lookup:
         return Embeddings(pooled, tokens)
 
 
-class _PosterImages:
-    """A map-style dataset decoding and preprocessing posters in data-loader workers."""
-
-    def __init__(self, sources: list[Source], encoder: ImageEncoder, options: ImageOptions) -> None:
-        self.sources, self.encoder, self.options = sources, encoder, options
-
-    def __len__(self) -> int:
-        return len(self.sources)
-
-    def __getitem__(self, index: int):
-        try:
-            return index, self.encoder.preprocess(self.options.load(self.sources[index].path))
-        except BadImage as error:
-            return index, error
-
-
-def _collate(items: list) -> tuple[list[int], object, list[tuple[int, BadImage]]]:
-    import torch
-
-    good = [(i, x) for i, x in items if not isinstance(x, BadImage)]
-    bad = [(i, x) for i, x in items if isinstance(x, BadImage)]
-    pixels = torch.stack([x for _, x in good]) if good else None
-    return [i for i, _ in good], pixels, bad
-
-
 def encode_images(
     encoder: ImageEncoder,
     sources: list[Source],
@@ -103,36 +77,41 @@ def encode_images(
     device: str = "cpu",
     batch_size: int = 64,
     workers: int = 0,
+    gpu_decode: bool = False,
+    bf16: bool = False,
     progress: bool | None = None,
 ) -> Embeddings:
-    """Embeddings of every readable source; the encoder is loaded only if something is missing."""
-    import torch
-    from torch.utils.data import DataLoader
+    """Embeddings of every readable source; the encoder is loaded only if something is missing.
 
-    lookup = _Lookup(encoder, cache, with_tokens)
+    GPU decoding and bf16 change the numbers a little, so their features are cached apart.
+    """
+    from mmgenre.features.image_batches import image_batches
+
+    variant = ("@gpu-decode" if gpu_decode else "") + ("@bf16" if bf16 else "")
+    lookup = _Lookup(encoder, cache, with_tokens, variant)
     keys = [s.key for s in sources]
     missing = set(lookup.missing(keys))
     todo = list({s.key: s for s in sources if s.key in missing}.values())
     if todo:
         encoder.load(device)
-        loader = DataLoader(
-            _PosterImages(todo, encoder, options),
+        batches = image_batches(
+            encoder,
+            todo,
+            options,
+            device=device,
             batch_size=batch_size,
-            num_workers=min(workers, max(1, len(todo) // batch_size)),
-            collate_fn=_collate,
-            pin_memory=device.startswith("cuda"),
-            persistent_workers=False,
+            workers=workers,
+            gpu_decode=gpu_decode,
+            bf16=bf16,
         )
         with progress_bar(len(todo), f"image encoder ({encoder.name})", progress) as bar:
-            for indices, pixels, bad in loader:
-                for i, error in bad:
+            for batch in batches:
+                for i, error in batch.bad:
                     skips.skip(str(todo[i].path), error.category, error.detail)
-                if pixels is not None:
-                    with torch.inference_mode():
-                        encoded = encoder.encode(pixels.to(device, non_blocking=True))
-                    parts = split_encoded(encoded, lookup.with_tokens)
-                    lookup.store([(todo[i].key, pooled, tokens) for i, (pooled, tokens) in zip(indices, parts)])
-                bar.update(len(indices) + len(bad))
+                if batch.encoded is not None:
+                    parts = split_encoded(batch.encoded, lookup.with_tokens)
+                    lookup.store([(todo[i].key, pooled, tokens) for i, (pooled, tokens) in zip(batch.indices, parts)])
+                bar.update(len(batch.indices) + len(batch.bad))
     embeddings = lookup.read(keys)
     embeddings.computed = len(todo)
     return embeddings
@@ -146,19 +125,23 @@ def encode_texts(
     with_tokens: bool = False,
     device: str = "cpu",
     batch_size: int = 64,
+    bf16: bool = False,
     progress: bool | None = None,
 ) -> Embeddings:
     """Embeddings by text key (see `text_key`) for every distinct text."""
+    from contextlib import nullcontext
+
     import torch
 
-    lookup = _Lookup(encoder, cache, with_tokens)
+    lookup = _Lookup(encoder, cache, with_tokens, "@bf16" if bf16 else "")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
     by_key = {text_key(t): t for t in texts}
     todo = lookup.missing(list(by_key))
     if todo:
         encoder.load(device)
         with progress_bar(len(todo), f"text encoder ({encoder.name})", progress, unit="text") as bar:
             for chunk in batched(todo, batch_size):
-                with torch.inference_mode():
+                with torch.inference_mode(), autocast:
                     encoded = encoder.encode([by_key[k] for k in chunk])
                 parts = split_encoded(encoded, lookup.with_tokens)
                 lookup.store([(k, pooled, tokens) for k, (pooled, tokens) in zip(chunk, parts)])

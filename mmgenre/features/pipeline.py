@@ -50,6 +50,9 @@ def extract_features(
     texts_by_source: dict[str, str] | None = None
     device = resolve_device(spec.device)
     workers = spec.loader_workers if spec.loader_workers is not None else default_workers()
+    on_gpu = device.startswith("cuda")
+    gpu_decode = on_gpu and spec.decode != "cpu"  # both only apply on a GPU
+    bf16 = on_gpu and spec.precision != "fp32"
 
     if "image" in needs and recipe.image_encoder is not None:
         images = encode_images(
@@ -62,6 +65,8 @@ def extract_features(
             device=device,
             batch_size=spec.batch_size,
             workers=workers,
+            gpu_decode=gpu_decode,
+            bf16=bf16,
             progress=progress,
         )
         arrays["image"] = images.pooled
@@ -79,6 +84,7 @@ def extract_features(
             with_tokens=tokens,
             device=device,
             batch_size=spec.batch_size,
+            bf16=bf16,
             progress=progress,
         )
         computed.update(ocr=ocr.computed, text_encoder=embedded.computed)

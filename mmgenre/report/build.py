@@ -20,8 +20,9 @@ def metric_table(runs: list[ReportRun]) -> tuple[list[str], list[list[str]]]:
     header = ["run", "components", *HEADLINE]
     rows = [[run.name, run.describe(), *(f"{run.test_metrics[m]:.4f}" for m in HEADLINE)] for run in runs]
     for name, values in runs[0].test_metrics.get("references", {}).items():
-        rows.append([f"reference: {name}", "constant guess", *(f"{values[m]:.4f}" if m in values else "-"
-                                                                for m in HEADLINE)])
+        rows.append(
+            [f"reference: {name}", "constant guess", *(f"{values[m]:.4f}" if m in values else "-" for m in HEADLINE)]
+        )
     return header, rows
 
 
@@ -36,17 +37,33 @@ def comparisons(runs: list[ReportRun]) -> list[dict]:
         base_rows = [base.test.ids.index(i) for i in common]
         other_rows = [other.test.ids.index(i) for i in common]
         targets = base.test.targets[base_rows]
-        comparison = paired_bootstrap(targets, [other.test_predictions()[other_rows]],
-                                      [base.test_predictions()[base_rows]])
-        results.append({"run": other.name, "against": base.name, "posters": len(common), **comparison.to_dict(),
-                        "text": comparison.describe()})
+        comparison = paired_bootstrap(
+            targets, [other.test_predictions()[other_rows]], [base.test_predictions()[base_rows]]
+        )
+        results.append(
+            {
+                "run": other.name,
+                "against": base.name,
+                "posters": len(common),
+                **comparison.to_dict(),
+                "text": comparison.describe(),
+            }
+        )
     return results
 
 
-def markdown(title: str, header: list[str], rows: list[list[str]], compared: list[dict], images: dict[str, Path]) -> str:
-    lines = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} by `mmgenre report`. Test split, "
-             "per-genre thresholds tuned on the validation split.", "",
-             "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+def markdown(
+    title: str, header: list[str], rows: list[list[str]], compared: list[dict], images: dict[str, Path]
+) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        f"Generated {datetime.now():%Y-%m-%d %H:%M} by `mmgenre report`. Test split, "
+        "per-genre thresholds tuned on the validation split.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     if compared:
         lines += ["", "## Differences in macro-F1 (paired bootstrap over the same test posters)", ""]
@@ -58,29 +75,43 @@ def markdown(title: str, header: list[str], rows: list[list[str]], compared: lis
 
 def page(title: str, header: list[str], rows: list[list[str]], compared: list[dict], images: dict[str, Path]) -> str:
     """One HTML file with the figures inlined, so it can be mailed or opened anywhere."""
+
     def cell(tag: str, value: str) -> str:
         return f"<{tag}>{html.escape(value)}</{tag}>"
 
     table = "<table><tr>" + "".join(cell("th", h) for h in header) + "</tr>"
     table += "".join("<tr>" + "".join(cell("td", v) for v in row) + "</tr>" for row in rows) + "</table>"
-    diffs = "".join(f"<li>{html.escape(c['run'])} minus {html.escape(c['against'])}: {html.escape(c['text'])} "
-                    f"({c['posters']} posters)</li>" for c in compared)
+    diffs = "".join(
+        f"<li>{html.escape(c['run'])} minus {html.escape(c['against'])}: {html.escape(c['text'])} "
+        f"({c['posters']} posters)</li>"
+        for c in compared
+    )
     sections = "".join(
         f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' data-file='{image.name}' "
         f"src='data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}'>"
-        for caption, image in images.items())
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px}"
-             "th{background:#f3f3f3}img{max-width:100%}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>Test split; per-genre thresholds tuned on the validation split.</p>{table}"
-            + (f"<h2>Differences in macro-F1 (paired bootstrap)</h2><ul>{diffs}</ul>" if diffs else "")
-            + f"{sections}</body></html>")
+        for caption, image in images.items()
+    )
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px}"
+        "th{background:#f3f3f3}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Test split; per-genre thresholds tuned on the validation split.</p>{table}"
+        + (f"<h2>Differences in macro-F1 (paired bootstrap)</h2><ul>{diffs}</ul>" if diffs else "")
+        + f"{sections}</body></html>"
+    )
 
 
-def build_report(run_paths: list[str | Path], out: str | Path, cache: FeatureCache | None = None,
-                 examples: bool = True, title: str | None = None) -> dict[str, Path]:
+def build_report(
+    run_paths: list[str | Path],
+    out: str | Path,
+    cache: FeatureCache | None = None,
+    examples: bool = True,
+    title: str | None = None,
+) -> dict[str, Path]:
     """Write index.html, report.md and the PNG figures to `out`; returns what was written."""
     runs = load_runs(run_paths)
     out = Path(out)

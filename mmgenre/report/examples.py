@@ -25,8 +25,11 @@ def pick_examples(run: ReportRun) -> list[tuple[int, str]]:
     jaccard = np.divide(overlap, union, out=np.zeros(len(union)), where=union > 0)
     confidence = run.test.scores.max(1)
     chosen = []
-    for kind, rows in (("right", np.flatnonzero(jaccard == 1)), ("partly right", np.flatnonzero((jaccard > 0) & (jaccard < 1))),
-                       ("wrong", np.flatnonzero(overlap == 0))):
+    for kind, rows in (
+        ("right", np.flatnonzero(jaccard == 1)),
+        ("partly right", np.flatnonzero((jaccard > 0) & (jaccard < 1))),
+        ("wrong", np.flatnonzero(overlap == 0)),
+    ):
         ranked = rows[np.argsort(-confidence[rows], kind="stable")][:PER_KIND]
         chosen += [(int(row), kind) for row in ranked]
     return chosen
@@ -73,10 +76,12 @@ def example_grid(run: ReportRun, path: Path, cache: FeatureCache | None) -> Path
         true = [g for g, t in zip(run.labels, run.test.targets[row]) if t]
         predicted = [g for g, p in zip(run.labels, run.test_predictions()[row]) if p]
         ocr = " ".join(texts.get(poster_id, "").split())[:70] or "(no text read)"
-        caption = (f"{kind}\ntrue: {', '.join(true)}\npredicted: {', '.join(predicted) or '-'}\n"
-                   + "\n".join(textwrap.wrap(f"OCR: {ocr}", 34)[:2]))
-        axes.set_title(caption, fontsize=7.5, loc="left",
-                       color={"right": "darkgreen", "wrong": "darkred"}.get(kind, "black"))
+        caption = f"{kind}\ntrue: {', '.join(true)}\npredicted: {', '.join(predicted) or '-'}\n" + "\n".join(
+            textwrap.wrap(f"OCR: {ocr}", 34)[:2]
+        )
+        axes.set_title(
+            caption, fontsize=7.5, loc="left", color={"right": "darkgreen", "wrong": "darkred"}.get(kind, "black")
+        )
     for index in range(len(examples), rows * columns):
         grid[index // columns][index % columns].axis("off")
     return _save(figure, path)

@@ -30,8 +30,13 @@ def genre_f1_bars(runs: list[ReportRun], path: Path) -> Path:
     x = np.arange(len(labels))
     for i, run in enumerate(runs):
         per_genre = run.test_metrics["tuned"]["per_genre"]
-        axes.bar(x + i * width - 0.4 + width / 2, [per_genre[g]["f1"] for g in labels], width, label=run.name,
-                 color=COLOURS[i % len(COLOURS)])
+        axes.bar(
+            x + i * width - 0.4 + width / 2,
+            [per_genre[g]["f1"] for g in labels],
+            width,
+            label=run.name,
+            color=COLOURS[i % len(COLOURS)],
+        )
     axes.set_xticks(x, labels, rotation=45, ha="right")
     axes.set_ylabel("F1 (test, tuned thresholds)")
     axes.set_ylim(0, 1)
@@ -78,8 +83,15 @@ def genre_confusion(run: ReportRun, path: Path) -> Path:
     axes.set_ylabel("true genre")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            axes.text(j, i, f"{share[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                      color="white" if share[i, j] > 0.6 else "black")
+            axes.text(
+                j,
+                i,
+                f"{share[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
     figure.colorbar(image, ax=axes, fraction=0.046)
     axes.set_title(f"{run.name}: predicted vs true genres (test)", fontsize=10)
     return _save(figure, path)

@@ -52,8 +52,11 @@ class ReportRun:
 
     def describe(self) -> str:
         recipe = self.recipe
-        parts = [f"{key}={recipe[key]['name']}" for key in ("ocr", "image_encoder", "text_encoder", "fusion", "loss")
-                 if recipe.get(key)]
+        parts = [
+            f"{key}={recipe[key]['name']}"
+            for key in ("ocr", "image_encoder", "text_encoder", "fusion", "loss")
+            if recipe.get(key)
+        ]
         return ", ".join(parts)
 
 
