@@ -239,3 +239,22 @@ def test_unreachable_hub_fails_at_once_without_hf_hub_offline(tmp_path):
     env.update(HF_ENDPOINT="https://127.0.0.1:9", HF_HOME=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "the hub (unreachable" in result.stdout, result.stderr
+
+
+def test_gpu_decoding_code_matches_pil_preprocessing_on_the_cpu(poster_images):
+    """The nvJPEG path's crop/resize/normalise, run here on the CPU: close to the PIL path's embeddings."""
+    from torchvision.io import read_file
+
+    from mmgenre.features.gpu_decode import crop_resize_normalise, decode_jpegs
+
+    encoder = create("image_encoder", "efficientnet-lite", variant="lite0")
+    encoder.load("cpu")
+    files = [POSTERS / row["file"] for row in poster_rows(10)]
+    decoded = decode_jpegs([read_file(str(f)) for f in files], "cpu")
+    fast = crop_resize_normalise(decoded, encoder.info().preprocessing)
+    exact = torch.stack([encoder.preprocess(image) for image in poster_images])
+    assert fast.shape == exact.shape == (10, 3, 224, 224)
+    with torch.inference_mode():
+        cosine = torch.nn.functional.cosine_similarity(encoder.encode(fast).pooled, encoder.encode(exact).pooled)
+    assert cosine.mean() > 0.97
+    assert decode_jpegs([torch.frombuffer(bytearray(b"\xff\xd8\xff garbage"), dtype=torch.uint8)], "cpu") == [None]

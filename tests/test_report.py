@@ -17,8 +17,18 @@ from mmgenre.evaluation.significance import paired_bootstrap, weighted_macro_f1
 def report(cli, tiny_run, session_cache, tmp_path_factory):
     run, _ = tiny_run
     second = tmp_path_factory.mktemp("second") / "seed1"
-    trained = cli("train", run / "recipe.yaml", "--data", _data(run), "--cache-dir", session_cache, "--out", second,
-                  "--set", "train.seed=1")
+    trained = cli(
+        "train",
+        run / "recipe.yaml",
+        "--data",
+        _data(run),
+        "--cache-dir",
+        session_cache,
+        "--out",
+        second,
+        "--set",
+        "train.seed=1",
+    )
     assert trained.exit_code == 0, trained.stderr
     out = tmp_path_factory.mktemp("report")
     result = cli("report", run, second, "--out", out, "--cache-dir", session_cache)
@@ -51,10 +61,26 @@ def test_the_page_renders_in_headless_chromium(report, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "scripts/test.sh installs Debian's chromium for this test"
     screenshot = tmp_path / "page.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}", "--window-size=1200,3000",
-                    (report / "index.html").as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,3000",
+            (report / "index.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pixels = np.asarray(Image.open(screenshot).convert("L"), dtype=float)
     assert pixels.std() > 20  # text, tables and figures were drawn, not a blank page
     assert (pixels < 100).mean() > 0.01
@@ -66,11 +92,13 @@ def test_weighted_macro_f1_matches_sklearn():
     rng = np.random.default_rng(0)
     targets, predicted = rng.random((50, 4)) > 0.6, rng.random((50, 4)) > 0.5
     assert weighted_macro_f1(np.ones((1, 50)), targets, predicted)[0] == pytest.approx(
-        f1_score(targets, predicted, average="macro", zero_division=0))
+        f1_score(targets, predicted, average="macro", zero_division=0)
+    )
     weights = rng.multinomial(50, np.full(50, 1 / 50), size=1)[0]
     repeated = np.repeat(np.arange(50), weights)
     assert weighted_macro_f1(weights[None].astype(float), targets, predicted)[0] == pytest.approx(
-        f1_score(targets[repeated], predicted[repeated], average="macro", zero_division=0))
+        f1_score(targets[repeated], predicted[repeated], average="macro", zero_division=0)
+    )
 
 
 def test_paired_bootstrap_sees_a_real_difference_and_no_difference():

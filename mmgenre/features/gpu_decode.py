@@ -40,24 +40,16 @@ def crop_resize_normalise(images: list[torch.Tensor], preprocessing: dict) -> to
             scale = MAX_SIDE / max(height, width)
             image = F.interpolate(image[None].float(), scale_factor=scale, mode="bilinear", antialias=True)[0]
         shrunk.append(image)
-    height = max(image.shape[1] for image in shrunk)
-    width = max(image.shape[2] for image in shrunk)
+    sizes = torch.tensor([image.shape[1:] for image in shrunk], dtype=torch.float32)  # (B, 2): h, w
     device = shrunk[0].device
-    canvas = torch.zeros(len(shrunk), 3, height, width, dtype=torch.float16, device=device)
-    boxes = torch.empty(len(shrunk), 5, dtype=torch.float32, device="cpu")
+    canvas = torch.zeros(len(shrunk), 3, int(sizes[:, 0].max()), int(sizes[:, 1].max()), device=device)
     for index, image in enumerate(shrunk):
-        h, w = image.shape[1:]
-        canvas[index, :, :h, :w] = image
-        side = min(h, w) * crop
-        left, top = (w - side) / 2, (h - side) / 2
-        boxes[index] = torch.tensor([index, left, top, left + side, top + side])
+        canvas[index, :, : image.shape[1], : image.shape[2]] = image
+    side = sizes.min(dim=1).values * crop
+    left, top = (sizes[:, 1] - side) / 2, (sizes[:, 0] - side) / 2
+    boxes = torch.stack([torch.arange(len(shrunk), dtype=torch.float32), left, top, left + side, top + side], 1)
     pixels = roi_align(
-        canvas,
-        boxes.to(device, canvas.dtype),
-        output_size=(size, size),
-        spatial_scale=1.0,
-        sampling_ratio=2,
-        aligned=True,
+        canvas, boxes.to(device), output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True
     )  # (B, 3, R, R), 0..255
     mean = torch.tensor(preprocessing["mean"], device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor(preprocessing["std"], device=device).view(1, 3, 1, 1) * 255
