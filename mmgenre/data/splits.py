@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
+from mmgenre.data.dataset import PosterDataset
 from mmgenre.recipe import SplitSpec
 
 SPLITS = ("train", "val", "test")
@@ -22,3 +23,9 @@ def split_indices(targets: np.ndarray, spec: SplitSpec) -> dict[str, np.ndarray]
     )
     train, val = next(inner.split(rest, targets[rest]))
     return {"train": np.sort(rest[train]), "val": np.sort(rest[val]), "test": np.sort(test)}
+
+
+def split_ids(dataset: PosterDataset, spec: SplitSpec) -> dict[str, list[str]]:
+    """Poster ids per split, drawn over the whole dataset (so the split doesn't depend on the cache)."""
+    indices = split_indices(dataset.targets(), spec)
+    return {name: [dataset.posters[i].id for i in indices[name]] for name in SPLITS}

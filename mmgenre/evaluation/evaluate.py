@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from mmgenre.data.dataset import Poster, PosterDataset, load_dataset
+from mmgenre.data.splits import split_ids
+from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
 from mmgenre.features.cache import FeatureCache
 from mmgenre.training.model_io import TrainedModel, load_trained
 from mmgenre.training.prepared import prepare
 from mmgenre.training.scoring import predict_scores
-from mmgenre.training.train import evaluate_scores, split_ids
 
 
 @dataclass
@@ -34,7 +35,7 @@ def split_poster_ids(trained: TrainedModel, dataset: PosterDataset, split: str) 
         return None
     if Path(trained.info.data) == dataset.root.resolve():
         return trained.info.splits[split]
-    return split_ids(dataset, trained.recipe)[split]
+    return split_ids(dataset, trained.recipe.spec.data.split)[split]
 
 
 def evaluate_run(

@@ -63,3 +63,14 @@ def score_metrics(targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarra
     metrics["hit_at_1"] = hit_at_1(targets, scores)
     metrics["map"] = mean_average_precision(targets, scores)
     return metrics
+
+
+def evaluate_scores(targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, labels: list[str]) -> dict:
+    """Metrics at 0.5 and at the tuned thresholds; the tuned ones are also the top-level headline."""
+    tuned = score_metrics(targets, scores, thresholds, labels)
+    return {
+        **{k: v for k, v in tuned.items() if k != "per_genre"},
+        "posters": int(len(targets)),
+        "tuned": tuned,
+        "threshold_0.5": score_metrics(targets, scores, 0.5, labels),
+    }

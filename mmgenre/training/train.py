@@ -9,15 +9,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from mmgenre import __version__
 from mmgenre.components import FusionContext
-from mmgenre.data.dataset import PosterDataset, load_dataset
-from mmgenre.data.splits import SPLITS, split_indices
+from mmgenre.data.dataset import load_dataset
+from mmgenre.data.splits import SPLITS, split_ids
 from mmgenre.errors import DatasetError
-from mmgenre.evaluation.metrics import score_metrics
+from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
 from mmgenre.evaluation.thresholds import tune_thresholds
 from mmgenre.features.cache import FeatureCache
@@ -36,12 +35,6 @@ def default_run_dir(recipe: ResolvedRecipe, root: str | Path = "runs") -> Path:
     return Path(root) / f"{recipe.spec.name or 'run'}-{stamp}"
 
 
-def split_ids(dataset: PosterDataset, recipe: ResolvedRecipe) -> dict[str, list[str]]:
-    """Poster ids per split, drawn over the whole dataset (so the split doesn't depend on the cache)."""
-    indices = split_indices(dataset.targets(), recipe.spec.data.split)
-    return {name: [dataset.posters[i].id for i in indices[name]] for name in SPLITS}
-
-
 def train(
     recipe: ResolvedRecipe,
     data_dir: str | Path,
@@ -56,7 +49,7 @@ def train(
     dataset = load_dataset(data_dir, recipe.labels)
     if limit:
         dataset.posters = dataset.posters[:limit]
-    ids = split_ids(dataset, recipe)
+    ids = split_ids(dataset, recipe.spec.data.split)
     data = prepare(recipe, dataset, cache, progress=progress)
     parts = {name: data.select(ids[name]) for name in SPLITS}
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = parts["train"], parts["val"], parts["test"]
@@ -105,17 +98,6 @@ def train(
         saved_scores,
     )
     return run
-
-
-def evaluate_scores(targets: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, labels: list[str]) -> dict:
-    """Metrics at 0.5 and at the tuned thresholds; the tuned ones are also the top-level headline."""
-    tuned = score_metrics(targets, scores, thresholds, labels)
-    return {
-        **{k: v for k, v in tuned.items() if k != "per_genre"},
-        "posters": int(len(targets)),
-        "tuned": tuned,
-        "threshold_0.5": score_metrics(targets, scores, 0.5, labels),
-    }
 
 
 def versions() -> dict:
