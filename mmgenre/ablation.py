@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,10 +84,14 @@ def run_ablation(
 
 def compare(variants: list[Variant], seeds: list[int]) -> dict:
     """Mean and standard deviation over seeds of each test metric, and each variant against the best one."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for variant in variants:
         tests = [run.metrics()["test"] for run in variant.runs]
-        row = {"variant": variant.name, "settings": variant.settings, "runs": [str(r.path) for r in variant.runs]}
+        row: dict[str, Any] = {
+            "variant": variant.name,
+            "settings": variant.settings,
+            "runs": [str(r.path) for r in variant.runs],
+        }
         for metric in TABLE_METRICS:
             values = [t[metric] for t in tests]
             row[metric] = {

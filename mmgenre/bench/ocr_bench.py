@@ -6,11 +6,13 @@ import logging
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import yaml
 
 from mmgenre.bench.ocr_quality import best_span_cer, title_word_recall
+from mmgenre.components import OcrEngine
 from mmgenre.data.dataset import load_dataset
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import RecipeError
@@ -48,7 +50,10 @@ def bench_ocr(
     """Run each engine on the same posters (reading them again to time them; results go to the cache)."""
     registry = get_registry()
     parsed = [(spec, *parse_engine(spec)) for spec in engines]
-    components = {spec: registry.create("ocr", name, params, key=f"--engines {spec}") for spec, name, params in parsed}
+    components = {
+        spec: cast(OcrEngine, registry.create("ocr", name, params, key=f"--engines {spec}"))
+        for spec, name, params in parsed
+    }
     dataset = load_dataset(data_dir, _labels(downstream))
     posters = dataset.posters[:limit] if limit else dataset.posters
     options = ImageOptions()
@@ -63,7 +68,7 @@ def bench_ocr(
             engine, [s for _, s in readable], cache, options, skips, workers=workers, progress=progress, refresh=True
         )
         results.append(summarise(spec, engine, readable, output, workers))
-    report = {
+    report: dict[str, Any] = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "data": str(data_dir),
         "posters": len(readable),
@@ -85,7 +90,9 @@ def _labels(downstream: str | None) -> list[str]:
 
 
 def summarise(spec: str, engine, readable, output, workers: int) -> dict:
-    recalls, cers, empty = [], [], 0
+    recalls: list[float] = []
+    cers: list[float] = []
+    empty = 0
     for poster, source in readable:
         result = output.by_key.get(source.key)
         if result is None:
@@ -93,7 +100,7 @@ def summarise(spec: str, engine, readable, output, workers: int) -> dict:
         empty += not result.text.strip()
         title = poster.meta.get("title", "")
         recall, cer = title_word_recall(title, result.text), best_span_cer(title, result.text)
-        if recall is not None:
+        if recall is not None and cer is not None:
             recalls.append(recall)
             cers.append(cer)
     latencies = np.array(output.latencies) if output.latencies else np.zeros(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mmgenre.cli.options import cache_option, json_option, print_json, print_table
@@ -21,7 +23,7 @@ def info(cache_dir: str | None, as_json: bool) -> None:
     from mmgenre.features.cache import FeatureCache
 
     with FeatureCache(cache_dir) as cache:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "kind": n.kind,
                 "name": n.name,

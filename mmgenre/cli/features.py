@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -41,7 +42,7 @@ def features(
             resolved, [p.path for p in posters], cache, resize_to=resize_to, skips=dataset.skips
         )
         seconds = time.perf_counter() - started
-        summary = {
+        summary: dict[str, Any] = {
             "posters": len(posters),
             "with_features": len(featureset),
             "seconds": round(seconds, 2),

@@ -17,6 +17,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
+AnyParams = Params  # the base class, under a name the `Params` attribute below does not shadow
+
+
 class Component:
     """A named, versioned, parameterised part of a recipe.
 
@@ -28,7 +31,7 @@ class Component:
     kind_label: ClassVar[str] = "component"
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[AnyParams]] = AnyParams
     # Python modules and executables the component needs; missing ones make it "unavailable".
     requires_modules: ClassVar[tuple[str, ...]] = ()
     requires_executables: ClassVar[tuple[str, ...]] = ()
@@ -36,7 +39,7 @@ class Component:
     # Params that never change the component's outputs (batch sizes, timeouts...): not in cache keys.
     cache_exempt: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: Params | None = None) -> None:
+    def __init__(self, params: AnyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
 
     @classmethod

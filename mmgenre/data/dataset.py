@@ -93,7 +93,9 @@ def load_dataset(root: str | Path, labels: list[str]) -> PosterDataset:
             f"{labels_path} lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or '(no header)'}"
         )
     lookup = canonical_genres(labels)
-    skips, ignored, seen, ids = SkipLog(), Counter(), {}, set()
+    skips, ignored = SkipLog(), Counter[str]()
+    seen: dict[str, tuple[int, str | None]] = {}
+    ids: set[str] = set()
     posters = []
     for line, row in rows:
         where = f"{LABELS_FILE} line {line}"

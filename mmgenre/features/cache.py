@@ -90,7 +90,7 @@ class FeatureCache:
 
     def missing(self, namespace: str, keys: Iterable[str]) -> list[str]:
         keys = list(dict.fromkeys(keys))
-        present = set()
+        present: set[str] = set()
         for start in range(0, len(keys), SQL_VARIABLES):
             chunk = keys[start : start + SQL_VARIABLES]
             marks = ",".join("?" * len(chunk))

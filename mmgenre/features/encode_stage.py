@@ -56,7 +56,7 @@ class _Lookup:
     def store(self, items: list[tuple[str, np.ndarray, np.ndarray | None]]) -> None:
         self.cache.put_many(self.pooled_ns, [(k, *pack(pooled)) for k, pooled, _ in items])
         if self.tokens_ns:
-            self.cache.put_many(self.tokens_ns, [(k, *pack(tokens)) for k, _, tokens in items])
+            self.cache.put_many(self.tokens_ns, [(k, *pack(tokens)) for k, _, tokens in items if tokens is not None])
 
     def read(self, keys: list[str]) -> Embeddings:
         pooled = {k: unpack(*v) for k, v in self.cache.get_many(self.pooled_ns, keys).items()}

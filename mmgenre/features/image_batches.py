@@ -10,7 +10,7 @@ from functools import partial
 
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from mmgenre.components import Encoded, ImageEncoder
 from mmgenre.data.images import BadImage, read_bytes
@@ -27,7 +27,7 @@ class EncodedBatch:
     bad: list[tuple[int, BadImage]]
 
 
-class _Posters:
+class _Posters(Dataset):
     """Map-style dataset run in data-loader workers: a preprocessed tensor, raw JPEG bytes, or BadImage.
 
     With GPU decoding, a `gpu_share` of the JPEGs goes to the GPU as bytes; the others are decoded here,
@@ -90,7 +90,7 @@ def image_batches(
     bf16: bool = False,
 ) -> Iterator[EncodedBatch]:
     """Encode every source (no cache involved); yields batches as they are ready."""
-    loader = DataLoader(
+    loader: DataLoader = DataLoader(
         _Posters(sources, encoder, options, gpu_share if gpu_decode else 0.0),
         batch_size=batch_size,
         num_workers=min(workers, max(1, len(sources) // batch_size)),

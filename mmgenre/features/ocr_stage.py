@@ -29,7 +29,7 @@ class Outcome:
     """What happened to one poster: 'ok' (result), 'bad' (unreadable image), 'failed' or 'fatal' (engine)."""
 
     status: str
-    result: dict | None = None
+    result: dict = field(default_factory=dict)
     category: str = ""
     detail: str = ""
     seconds: float = 0.0  # time spent in the engine's `read`

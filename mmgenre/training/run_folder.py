@@ -99,7 +99,7 @@ class RunFolder:
                     f"{split}_targets": part.targets,
                 }
             )
-        np.savez_compressed(staging / "scores.npz", **arrays)
+        np.savez_compressed(staging / "scores.npz", **arrays)  # type: ignore[arg-type]
         save_file({k: v.contiguous() for k, v in state.items()}, str(staging / MODEL_FILE))
         retired = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
         if self.path.exists():
