@@ -10,3 +10,4 @@ DATA=${MMGENRE_DATA:-../shared/data/posters}
 RUN=${MMGENRE_RUN:-runs/paper-offline}
 .venv/bin/mmgenre train paper-offline --data "$DATA" --out "$RUN" "$@"
 .venv/bin/mmgenre eval "$RUN" --data "$DATA" --split test
+.venv/bin/mmgenre report "$RUN" --out "$RUN/report" >/dev/null && echo "report: $RUN/report/index.html"

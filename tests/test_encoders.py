@@ -258,3 +258,20 @@ def test_gpu_decoding_code_matches_pil_preprocessing_on_the_cpu(poster_images):
         cosine = torch.nn.functional.cosine_similarity(encoder.encode(fast).pooled, encoder.encode(exact).pooled)
     assert cosine.mean() > 0.97
     assert decode_jpegs([torch.frombuffer(bytearray(b"\xff\xd8\xff garbage"), dtype=torch.uint8)], "cpu") == [None]
+
+
+def test_zero_shot_clip_runs_end_to_end_without_training(cli, open_clip_folder, posters_dir, session_cache, tmp_path):
+    recipe = tmp_path / "zero.yaml"
+    recipe.write_text(
+        "extends: paper\nname: zero-shot\nocr: null\n"
+        f"image_encoder: {{name: open-clip, params: {{weights: '{open_clip_folder}'}}}}\n"
+        f"text_encoder: {{name: open-clip, params: {{weights: '{open_clip_folder}'}}}}\n"
+        "fusion: {name: zero-shot-clip}\n"
+    )
+    result = cli("train", recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "run",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "run"
+    assert (run / "history.jsonl").read_text() == "" and json.loads((run / "run.json").read_text())["best_epoch"] == 0
+    report = json.loads(cli("eval", run, "--data", posters_dir, "--cache-dir", session_cache, "--json").stdout)
+    assert 0 <= report["macro_f1"] <= 1  # random weights: no claim about accuracy

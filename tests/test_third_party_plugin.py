@@ -55,3 +55,25 @@ def test_installed_plugin_is_usable_from_a_recipe(installed_plugin, posters_dir,
     metrics = json.loads(result.stdout)
     assert metrics["val"]["posters"] > 0 and 0 <= metrics["val"]["macro_f1"] <= 1
     assert "linear-probe" in (tmp_path / "run" / "recipe.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_plugin_reusing_a_taken_name_is_an_error_naming_both(tmp_path):
+    package = tmp_path / "dup"
+    (package / "mmgenre_dup").mkdir(parents=True)
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "mmgenre-dup"\nversion = "1.0"\n'
+        '[project.entry-points.mmgenre]\ndup = "mmgenre_dup"\n[tool.setuptools]\npackages = ["mmgenre_dup"]\n')
+    (package / "mmgenre_dup" / "__init__.py").write_text(
+        "from mmgenre.components import FusionHead\nfrom mmgenre.hookspecs import hookimpl\n\n\n"
+        "class Concat(FusionHead):\n    name = 'concat'\n\n\n"
+        "@hookimpl\ndef register_fusion_heads(register):\n    register(Concat)\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(package)],
+                   check=True, capture_output=True)
+    try:
+        result = mmgenre("list", "fusion")
+    finally:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "mmgenre-dup"], check=True)
+    assert result.returncode == 1
+    assert "fusion head 'concat' is registered by two plugins: 'dup' and 'fusion'" in result.stderr
