@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+from abc import ABC
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +21,7 @@ class Params(BaseModel):
 AnyParams = Params  # the base class, under a name the `Params` attribute below does not shadow
 
 
-class Component:
+class Component(ABC):  # noqa: B024 (the kinds below declare the abstract methods)
     """A named, versioned, parameterised part of a recipe.
 
     Subclasses set `name`, `Params` and, when their outputs change, bump `version` so that

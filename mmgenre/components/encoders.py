@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -35,13 +36,13 @@ class Encoder(Component):
 
     provides_tokens: ClassVar[bool] = False
 
+    @abstractmethod
     def load(self, device: str) -> None:
         """Load the weights onto `device`; raise ComponentUnavailableError if they can't be had."""
-        raise NotImplementedError
 
+    @abstractmethod
     def info(self) -> EncoderInfo:
         """Output dims and preprocessing; valid after `load`."""
-        raise NotImplementedError
 
 
 class ImageEncoder(Encoder):
@@ -50,13 +51,13 @@ class ImageEncoder(Encoder):
     kind: ClassVar[str] = "image_encoder"
     kind_label: ClassVar[str] = "image encoder"
 
+    @abstractmethod
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> (3, H, W) float tensor; runs in data-loader workers, so it must be picklable."""
-        raise NotImplementedError
 
+    @abstractmethod
     def encode(self, pixels: torch.Tensor) -> Encoded:
         """(B, 3, H, W) preprocessed pixels -> embeddings."""
-        raise NotImplementedError
 
 
 class TextEncoder(Encoder):
@@ -65,6 +66,6 @@ class TextEncoder(Encoder):
     kind: ClassVar[str] = "text_encoder"
     kind_label: ClassVar[str] = "text encoder"
 
+    @abstractmethod
     def encode(self, texts: list[str]) -> Encoded:
         """A batch of strings -> embeddings."""
-        raise NotImplementedError

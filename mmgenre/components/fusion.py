@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -56,5 +57,6 @@ class FusionHead(Component):
         """Whether the head wants token sequences as well as pooled vectors."""
         return False
 
+    @abstractmethod
     def build(self, context: FusionContext) -> nn.Module:
-        raise NotImplementedError
+        """The classifier module for these features and labels."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 from mmgenre.components.base import Component
@@ -17,6 +18,6 @@ class Loss(Component):
     kind: ClassVar[str] = "loss"
     kind_label: ClassVar[str] = "loss"
 
+    @abstractmethod
     def build(self, positive_rate: torch.Tensor) -> nn.Module:
         """`positive_rate` (C,) is each genre's frequency in the training split."""
-        raise NotImplementedError

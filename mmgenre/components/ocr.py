@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -47,6 +48,6 @@ class OcrEngine(Component):
     def setup(self) -> None:
         """Load models or clients; called once per worker before the first `read`."""
 
+    @abstractmethod
     def read(self, image: Image.Image) -> OcrResult:
         """Return the text on an RGB poster image. Raise an exception to fail this poster only."""
-        raise NotImplementedError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,6 @@ from mmgenre.features.featureset import FeatureSet, pad_tokens
 from mmgenre.features.ocr_stage import default_workers, run_ocr
 from mmgenre.features.sources import ImageOptions, Source, hash_sources
 from mmgenre.recipe import ResolvedRecipe
-
-log = logging.getLogger("mmgenre")
 
 
 def image_options(recipe: ResolvedRecipe, resize_to: int | None = None) -> ImageOptions:
