@@ -9,5 +9,5 @@ if ! command -v chromium >/dev/null 2>&1; then  # the report test renders the HT
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-export HF_HUB_OFFLINE=1
+export HF_HUB_OFFLINE=1 PATH="$PWD/.venv/bin:$PATH"
 exec .venv/bin/python -m pytest "$@"

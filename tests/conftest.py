@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may wait on a network that isn't there
@@ -15,6 +16,7 @@ from click.testing import CliRunner  # noqa: E402
 from mmgenre import DEFAULT_GENRES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+MMGENRE = str(Path(sys.executable).with_name("mmgenre"))  # the console script of this environment
 POSTERS = Path(os.environ.get("MMGENRE_TEST_POSTERS", ROOT.parent / "shared" / "data" / "posters"))
 TEST_RECIPES = Path(__file__).parent / "recipes"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from conftest import MMGENRE
+
 
 def test_help_ends_with_an_example(cli):
     result = cli("--help")
@@ -33,5 +35,5 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run(["mmgenre", "--version"], capture_output=True, text=True)
+    result = subprocess.run([MMGENRE, "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("mmgenre, version")

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MMGENRE
 
 EXAMPLE = Path(__file__).parent / "plugin_example"
 
 
 def mmgenre(*args: str) -> subprocess.CompletedProcess:
     """Run the installed console script in a fresh process, so entry points are read anew."""
-    return subprocess.run([shutil.which("mmgenre") or "mmgenre", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([MMGENRE, *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +65,18 @@ def test_a_plugin_reusing_a_taken_name_is_an_error_naming_both(tmp_path):
     (package / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "mmgenre-dup"\nversion = "1.0"\n'
-        '[project.entry-points.mmgenre]\ndup = "mmgenre_dup"\n[tool.setuptools]\npackages = ["mmgenre_dup"]\n')
+        '[project.entry-points.mmgenre]\ndup = "mmgenre_dup"\n[tool.setuptools]\npackages = ["mmgenre_dup"]\n'
+    )
     (package / "mmgenre_dup" / "__init__.py").write_text(
         "from mmgenre.components import FusionHead\nfrom mmgenre.hookspecs import hookimpl\n\n\n"
         "class Concat(FusionHead):\n    name = 'concat'\n\n\n"
-        "@hookimpl\ndef register_fusion_heads(register):\n    register(Concat)\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(package)],
-                   check=True, capture_output=True)
+        "@hookimpl\ndef register_fusion_heads(register):\n    register(Concat)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(package)],
+        check=True,
+        capture_output=True,
+    )
     try:
         result = mmgenre("list", "fusion")
     finally:

@@ -179,12 +179,34 @@ def test_bad_vary_is_a_clear_error(cli, posters_dir, tiny_recipe):
 
 
 def test_token_sequences_flow_from_the_encoders_to_the_head(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
-    result = cli("features", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache,
-                 "--set", "fusion.params.tokens=true", "--json")
+    result = cli(
+        "features",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--cache-dir",
+        session_cache,
+        "--set",
+        "fusion.params.tokens=true",
+        "--json",
+    )
     shapes = json.loads(result.stdout)["features"]
     assert shapes["image_tokens"] == [72, 49, 1280] and shapes["image_mask"] == [72, 49]
     assert shapes["text_tokens"][0] == 72 and shapes["text_tokens"][2] == 384
-    trained = cli("train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "tok",
-                  "--set", "fusion.params.tokens=true", "--set", "train.max_epochs=2", "--json")
+    trained = cli(
+        "train",
+        tiny_recipe,
+        "--data",
+        posters_dir,
+        "--cache-dir",
+        session_cache,
+        "--out",
+        tmp_path / "tok",
+        "--set",
+        "fusion.params.tokens=true",
+        "--set",
+        "train.max_epochs=2",
+        "--json",
+    )
     assert trained.exit_code == 0, trained.stderr
     assert json.loads((tmp_path / "tok" / "run.json").read_text())["dims"]["image_tokens"] == 1280

@@ -37,11 +37,23 @@ def cli(debug: bool) -> None:
     setup_logging()
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (click's test runner swaps it per invocation)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging() -> None:
-    """Warnings and progress notes from the library go to stderr as `warning: ...` lines."""
+    """Warnings and progress notes from the library go to stderr as `WARNING: ...` lines."""
     logger = logging.getLogger("mmgenre")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(os.environ.get("MMGENRE_LOG", "INFO").upper())
