@@ -26,7 +26,7 @@ from common import DEFAULT_POSTERS, print_table, write_result  # noqa: E402
 from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.data.images import load_image  # noqa: E402
 from mmgenre.features.image_batches import image_batches  # noqa: E402
-from mmgenre.features.ocr_stage import default_workers  # noqa: E402
+from mmgenre.features.pipeline import loader_workers  # noqa: E402
 from mmgenre.features.sources import ImageOptions, Source  # noqa: E402
 from mmgenre.registry import get_registry  # noqa: E402
 
@@ -127,13 +127,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="pass over the posters this many times")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 32 on CPU, 512 on CUDA")
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, help="decoding workers [default: the pipeline's choice]")
     parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
     parser.add_argument("--only", help="comma-separated encoder labels to run")
     parser.add_argument("--modes", default="nvjpeg,hybrid,pil", help="CUDA decoding modes to measure")
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     batch_size = args.batch_size or (512 if cuda else 32)
+    args.workers = args.workers if args.workers is not None else loader_workers(cuda)
     posters = load_dataset(
         args.data,
         [

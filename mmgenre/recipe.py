@@ -64,7 +64,9 @@ class DataSpec(Strict):
 class FeatureSpec(Strict):
     batch_size: int = Field(64, ge=1)
     ocr_workers: int | None = Field(None, ge=1, description="worker processes for OCR; default: all cores")
-    loader_workers: int | None = Field(None, ge=0, description="image decoding workers; default: all cores")
+    loader_workers: int | None = Field(
+        None, ge=0, description="image decoding workers; default: all cores on GPU, 0 on CPU"
+    )
     device: str = "auto"
     decode: Literal["auto", "cpu"] = Field("auto", description="JPEG decoding: on the GPU when encoding there")
     precision: Literal["auto", "fp32"] = Field("auto", description="encoders: bf16 autocast on a GPU, or fp32")

@@ -16,6 +16,12 @@ from mmgenre.features.sources import ImageOptions, Source, hash_sources
 from mmgenre.recipe import ResolvedRecipe
 
 
+def loader_workers(on_gpu: bool) -> int:
+    """Decoding workers: every core feeds a GPU; on the CPU the encoder needs the cores (measured: decoding
+    in the main process keeps 95% of the bare encoder's speed on 2 cores, 2 workers only 87%)."""
+    return default_workers() if on_gpu else 0
+
+
 def image_options(recipe: ResolvedRecipe, resize_to: int | None = None) -> ImageOptions:
     data = recipe.spec.data
     return ImageOptions(min_side=data.min_side, max_pixels=data.max_pixels, resize_to=resize_to)
@@ -46,8 +52,8 @@ def extract_features(
     computed: dict[str, int] = {}
     texts_by_source: dict[str, str] | None = None
     device = resolve_device(spec.device)
-    workers = spec.loader_workers if spec.loader_workers is not None else default_workers()
     on_gpu = device.startswith("cuda")
+    workers = spec.loader_workers if spec.loader_workers is not None else loader_workers(on_gpu)
     gpu_decode = on_gpu and spec.decode != "cpu"  # both only apply on a GPU
     bf16 = on_gpu and spec.precision != "fp32"
 
