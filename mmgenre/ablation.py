@@ -74,7 +74,7 @@ def run_ablation(
             recipe = load_recipe(
                 recipe_ref, overrides + [f"{k}={v}" for k, v in variant.settings.items()] + [f"train.seed={seed}"]
             )
-            variant.runs.append(train(recipe, data_dir, cache, folder / f"{variant.slug}-seed{seed}", limit=limit))
+            variant.runs.append(trained_run(recipe, data_dir, cache, folder / f"{variant.slug}-seed{seed}", limit))
     comparison = compare(variants, seeds)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ablation.json").write_text(json.dumps(comparison, indent=2))
@@ -82,8 +82,22 @@ def run_ablation(
     return folder, comparison
 
 
+def trained_run(recipe, data_dir, cache: FeatureCache, path: Path, limit: int | None) -> RunFolder:
+    """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
+    run = RunFolder(path)
+    done = (path / "model.safetensors").is_file() and (path / "recipe.yaml").is_file()
+    if (
+        done
+        and (path / "recipe.yaml").read_text() == recipe.to_yaml()
+        and run.info().data == str(Path(data_dir).resolve())
+    ):
+        log.info("ablation: reusing the finished run %s", path)
+        return run
+    return train(recipe, data_dir, cache, path, limit=limit)
+
+
 def compare(variants: list[Variant], seeds: list[int]) -> dict:
-    """Mean and standard deviation over seeds of each test metric, and each variant against the best one."""
+    """Mean and standard deviation over seeds of each test metric; each variant against the first (paired)."""
     rows: list[dict[str, Any]] = []
     for variant in variants:
         tests = [run.metrics()["test"] for run in variant.runs]
@@ -101,10 +115,15 @@ def compare(variants: list[Variant], seeds: list[int]) -> dict:
             }
         rows.append(row)
     best = max(range(len(rows)), key=lambda i: rows[i]["macro_f1"]["mean"])
-    for i, variant in enumerate(variants):
-        if i != best:
-            rows[i]["vs_best"] = versus(variants[best], variant).to_dict()
-    return {"seeds": seeds, "split": "test", "best": rows[best]["variant"], "variants": rows}
+    for row, variant in zip(rows[1:], variants[1:]):
+        row["vs_first"] = versus(variant, variants[0]).to_dict()
+    return {
+        "seeds": seeds,
+        "split": "test",
+        "first": rows[0]["variant"],
+        "best": rows[best]["variant"],
+        "variants": rows,
+    }
 
 
 def predictions(run: RunFolder) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -113,35 +132,39 @@ def predictions(run: RunFolder) -> tuple[list[str], np.ndarray, np.ndarray]:
     return saved.ids, saved.targets, saved.scores >= np.array(run.thresholds())
 
 
-def versus(best: Variant, other: Variant):
-    """Paired bootstrap of macro-F1 (best minus other) over the test posters both were scored on."""
-    ids, targets, _ = predictions(best.runs[0])
+def versus(variant: Variant, reference: Variant):
+    """Paired bootstrap of macro-F1 (variant minus reference) over the test posters both were scored on."""
+    ids, targets, _ = predictions(reference.runs[0])
 
     def aligned(run: RunFolder) -> np.ndarray:
         run_ids, _, predicted = predictions(run)
         if run_ids != ids:
-            raise RecipeError(f"{run.path} was tested on other posters than {best.runs[0].path}: can't pair them")
+            raise RecipeError(f"{run.path} was tested on other posters than {reference.runs[0].path}: can't pair them")
         return predicted
 
-    return paired_bootstrap(targets, [aligned(r) for r in best.runs], [aligned(r) for r in other.runs])
+    return paired_bootstrap(targets, [aligned(r) for r in variant.runs], [aligned(r) for r in reference.runs])
 
 
 def markdown_table(comparison: dict) -> str:
     seeds = comparison["seeds"]
     spread = len(seeds) > 1
-    header = "| variant | " + " | ".join(TABLE_METRICS) + " | macro-F1 vs best (95% CI) |"
+    header = "| variant | " + " | ".join(TABLE_METRICS) + " | macro-F1 vs first row (95% CI), p |"
     lines = [
-        f"Test split; mean{' ± std' if spread else ''} over seeds {', '.join(map(str, seeds))}.",
+        f"Test split; mean{' ± std' if spread else ''} over seeds {', '.join(map(str, seeds))}; best macro-F1 "
+        f"in bold. Differences: paired bootstrap over the same test posters.",
         "",
         header,
         "|" + " --- |" * (len(TABLE_METRICS) + 2),
     ]
     for row in comparison["variants"]:
         cells = [f"{row[m]['mean']:.4f}" + (f" ± {row[m]['std']:.4f}" if spread else "") for m in TABLE_METRICS]
-        if "vs_best" in row:
-            c = row["vs_best"]
-            versus_best = f"{-c['difference']:+.4f} ({-c['ci_high']:+.4f} to {-c['ci_low']:+.4f}), p={c['p_value']:.3f}"
-        else:
-            versus_best = "best"
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {versus_best} |")
+        if row["variant"] == comparison["best"]:
+            cells[0] = f"**{cells[0]}**"
+        c = row.get("vs_first")
+        versus_first = (
+            f"{c['difference']:+.4f} ({c['ci_low']:+.4f} to {c['ci_high']:+.4f}), p={c['p_value']:.3f}"
+            if c
+            else "reference"
+        )
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {versus_first} |")
     return "\n".join(lines) + "\n"

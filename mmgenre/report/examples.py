@@ -76,6 +76,7 @@ def example_grid(run: ReportRun, path: Path, cache: FeatureCache | None) -> Path
         true = [g for g, t in zip(run.labels, run.test.targets[row]) if t]
         predicted = [g for g, p in zip(run.labels, run.test_predictions()[row]) if p]
         ocr = " ".join(texts.get(poster_id, "").split())[:70] or "(no text read)"
+        ocr = "".join(ch if ord(ch) < 0x2E80 else "?" for ch in ocr)  # the default font has no CJK glyphs
         caption = f"{kind}\ntrue: {', '.join(true)}\npredicted: {', '.join(predicted) or '-'}\n" + "\n".join(
             textwrap.wrap(f"OCR: {ocr}", 34)[:2]
         )

@@ -47,6 +47,7 @@ class RunInfo:
     data: str
     splits: dict[str, list[str]]  # poster ids per split
     train_genre_counts: list[int] = field(default_factory=list)
+    limit: int | None = None  # only the first N posters of `data` were used
     best_epoch: int = 0
     seconds: float = 0.0
     versions: dict = field(default_factory=dict)

@@ -83,6 +83,7 @@ def train(
         splits=ids,
         best_epoch=result.best_epoch,
         train_genre_counts=train_y.sum(axis=0).astype(int).tolist(),
+        limit=limit,
         seconds=round(time.perf_counter() - started, 2),
         versions=versions(),
         skipped=data.dataset.skips.counts(),
