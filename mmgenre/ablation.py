@@ -86,11 +86,8 @@ def trained_run(recipe, data_dir, cache: FeatureCache, path: Path, limit: int | 
     """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
     run = RunFolder(path)
     done = (path / "model.safetensors").is_file() and (path / "recipe.yaml").is_file()
-    if (
-        done
-        and (path / "recipe.yaml").read_text() == recipe.to_yaml()
-        and run.info().data == str(Path(data_dir).resolve())
-    ):
+    same = done and (path / "recipe.yaml").read_text() == recipe.to_yaml()
+    if same and (run.info().data, run.info().limit) == (str(Path(data_dir).resolve()), limit):
         log.info("ablation: reusing the finished run %s", path)
         return run
     return train(recipe, data_dir, cache, path, limit=limit)
