@@ -41,6 +41,16 @@ def genre_count(poster: Poster) -> str:
 SLICERS = {"decade": decade, "resolution": resolution, "language": language, "n_genres": genre_count}
 
 
+def slice_order(by: str, groups: list[str]):
+    """Languages by size, widths from small to large, everything else alphabetically."""
+    if by == "language":
+        return lambda g: (-groups.count(g), g)
+    if by == "resolution":
+        order = {name: i for i, (_, _, name) in enumerate(WIDTH_BINS)}
+        return lambda g: (order.get(g, len(order)), g)
+    return lambda g: g
+
+
 def slice_metrics(evaluation, by: str) -> list[dict]:
     """Headline metrics (tuned thresholds) for each group of posters, largest groups first."""
     groups = [SLICERS[by](poster) for poster in evaluation.posters]
@@ -49,7 +59,7 @@ def slice_metrics(evaluation, by: str) -> list[dict]:
         groups = [g if sizes[g] >= MIN_GROUP else "other" for g in groups]
     labels = evaluation.trained.info.labels
     results = []
-    for name in sorted(set(groups), key=lambda g: (-groups.count(g), g) if by == "language" else g):
+    for name in sorted(set(groups), key=slice_order(by, groups)):
         rows = np.array([g == name for g in groups])
         metrics = score_metrics(
             evaluation.targets[rows], evaluation.scores[rows], evaluation.trained.thresholds, labels
