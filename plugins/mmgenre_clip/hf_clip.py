@@ -70,14 +70,18 @@ def image_statistics(source: str) -> tuple[tuple, tuple]:
     return OPENAI_MEAN, OPENAI_STD
 
 
-class HfClipImage(LocalWeights, ImageEncoder):
-    """CLIP image tower via transformers CLIPModel (hub id or local folder); tokens = patch tokens."""
+class HfClipTower(LocalWeights):
+    """What both transformers CLIP towers share."""
 
     name = "hf-clip"
     Params = HfClipParams
     provides_tokens = True
     requires_modules = ("transformers",)
     install_hint = "pip install 'mmgenre[clip]'"
+
+
+class HfClipImage(HfClipTower, ImageEncoder):
+    """CLIP image tower via transformers CLIPModel (hub id or local folder); tokens = patch tokens."""
 
     def load(self, device: str) -> None:
         self._model, source, _ = load_hf_clip(self.params, device, "image_encoder")
@@ -111,14 +115,8 @@ class HfClipImage(LocalWeights, ImageEncoder):
         )
 
 
-class HfClipText(LocalWeights, TextEncoder):
+class HfClipText(HfClipTower, TextEncoder):
     """CLIP text tower via transformers CLIPModel and its tokenizer; tokens = BPE tokens."""
-
-    name = "hf-clip"
-    Params = HfClipParams
-    provides_tokens = True
-    requires_modules = ("transformers",)
-    install_hint = "pip install 'mmgenre[clip]'"
 
     def load(self, device: str) -> None:
         from transformers import AutoTokenizer

@@ -87,14 +87,18 @@ def _attempt(create, what, tried, key):
         raise weights_unavailable(what, tried, key, error) from None
 
 
-class OpenClipImage(LocalWeights, ImageEncoder):
-    """CLIP image tower via open_clip (the paper: ViT-B-32 / openai); tokens = patch tokens."""
+class OpenClipTower(LocalWeights):
+    """What both open_clip towers share."""
 
     name = "open-clip"
     Params = OpenClipParams
     provides_tokens = True
     requires_modules = ("open_clip",)
     install_hint = "pip install 'mmgenre[clip]'"
+
+
+class OpenClipImage(OpenClipTower, ImageEncoder):
+    """CLIP image tower via open_clip (the paper: ViT-B-32 / openai); tokens = patch tokens."""
 
     def load(self, device: str) -> None:
         self._model, _ = load_open_clip(self.params, device, "image_encoder")
@@ -131,14 +135,8 @@ class OpenClipImage(LocalWeights, ImageEncoder):
         return Encoded(pooled=self._model.encode_image(pixels))
 
 
-class OpenClipText(LocalWeights, TextEncoder):
+class OpenClipText(OpenClipTower, TextEncoder):
     """CLIP text tower via open_clip; tokens = BPE tokens up to end-of-text."""
-
-    name = "open-clip"
-    Params = OpenClipParams
-    provides_tokens = True
-    requires_modules = ("open_clip",)
-    install_hint = "pip install 'mmgenre[clip]'"
 
     def load(self, device: str) -> None:
         self._model, self._tokenizer = load_open_clip(self.params, device, "text_encoder")
