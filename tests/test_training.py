@@ -141,7 +141,8 @@ def test_a_damaged_run_folder_is_a_clear_error(tiny_run, cli, posters_dir, sessi
     assert result.exit_code == 1 and "model.safetensors is missing" in result.stderr
 
 
-def test_ablate_compares_variants_over_seeds(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+def test_ablate_compares_variants_over_seeds(cli, posters_dir, session_cache, tiny_recipe, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMGENRE_LOG", "INFO")  # the reuse notes are INFO lines
     args = ["ablate", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--vary",
             "fusion.name=concat,image-only", "--vary", "loss.name=bce,asl", "--seeds", "0,1",
             "--out", tmp_path / "ablation", "--json"]  # fmt: skip

@@ -56,8 +56,8 @@ def setup_logging() -> None:
         handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(os.environ.get("MMGENRE_LOG", "INFO").upper())
         logger.propagate = False
+    logger.setLevel(os.environ.get("MMGENRE_LOG", "INFO").upper())
 
 
 def register_commands() -> None:
