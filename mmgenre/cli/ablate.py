@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, print_json, set_option
+from mmgenre.cli.options import cache_option, data_option, json_option, print_json, set_option, training_limit_option
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -27,7 +27,7 @@ def parse_seeds(text: str) -> list[int]:
 @set_option
 @cache_option
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the runs and the comparison.")
-@click.option("--limit", type=click.IntRange(min=10), help="Only the first N posters (quick trials).")
+@training_limit_option
 @json_option
 def ablate_command(
     recipe: str | None,

@@ -29,6 +29,10 @@ cache_option = click.option(
     help="Feature cache folder [env MMGENRE_CACHE; default ~/.cache/mmgenre].",
 )
 
+training_limit_option = click.option(
+    "--limit", type=click.IntRange(min=10), help="Only the first N posters (quick trials)."
+)
+
 
 def print_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, print_json, print_table, set_option
+from mmgenre.cli.options import (
+    cache_option,
+    data_option,
+    json_option,
+    print_json,
+    print_table,
+    set_option,
+    training_limit_option,
+)
 
 HEADLINE = ["macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"]
 
@@ -39,7 +47,7 @@ def genre_rows(per_genre: dict) -> list[dict]:
 @set_option
 @cache_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/NAME-TIMESTAMP].")
-@click.option("--limit", type=click.IntRange(min=10), help="Only the first N posters (quick trials).")
+@training_limit_option
 @json_option
 def train_command(
     recipe: str | None,
