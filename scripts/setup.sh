@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mmgenre-installed
-wanted=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+wanted=$( (cat pyproject.toml; pwd) | sha256sum | cut -d' ' -f1)  # reinstall when either changes
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing mmgenre and its dependencies into .venv (a few minutes the first time)" >&2
   .venv/bin/python -m pip install -q --upgrade pip
