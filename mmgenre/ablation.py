@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmgenre.errors import RecipeError
-from mmgenre.evaluation.significance import paired_bootstrap
+from mmgenre.evaluation.significance import format_p, paired_bootstrap
 from mmgenre.features.cache import FeatureCache
 from mmgenre.recipe import load_recipe, parse_override
 from mmgenre.training.run_folder import RunFolder
@@ -159,7 +159,7 @@ def markdown_table(comparison: dict) -> str:
             cells[0] = f"**{cells[0]}**"
         c = row.get("vs_first")
         versus_first = (
-            f"{c['difference']:+.4f} ({c['ci_low']:+.4f} to {c['ci_high']:+.4f}), p={c['p_value']:.3f}"
+            f"{c['difference']:+.4f} ({c['ci_low']:+.4f} to {c['ci_high']:+.4f}), {format_p(c['p_value'])}"
             if c
             else "reference"
         )

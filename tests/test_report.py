@@ -108,5 +108,6 @@ def test_paired_bootstrap_sees_a_real_difference_and_no_difference():
     bad = targets ^ (rng.random(targets.shape) > 0.6)  # 40% flipped
     clear = paired_bootstrap(targets, [good], [bad], resamples=500)
     assert clear.difference > 0.2 and clear.ci_low > 0 and clear.p_value < 0.01
+    assert clear.describe().endswith("p < 0.001)")  # no resample crossed zero: not "p = 0.000"
     same = paired_bootstrap(targets, [good], [good], resamples=500)
     assert same.difference == 0 and same.ci_low == same.ci_high == 0

@@ -30,7 +30,12 @@ class Comparison:
         return asdict(self)
 
     def describe(self) -> str:
-        return f"{self.difference:+.4f} (95% CI {self.ci_low:+.4f} to {self.ci_high:+.4f}, p = {self.p_value:.3f})"
+        return f"{self.difference:+.4f} (95% CI {self.ci_low:+.4f} to {self.ci_high:+.4f}, {format_p(self.p_value)})"
+
+
+def format_p(p_value: float) -> str:
+    """`p = 0.106`, or `p < 0.001` where the bootstrap can't resolve smaller values."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
 def paired_bootstrap(
