@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -154,3 +155,27 @@ def test_two_processes_filling_one_cache_at_once(posters_dir, tmp_path, tiny_rec
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
     assert all(json.loads(out)["with_features"] == 72 for out, _ in outputs)
     assert integrity(tmp_path) == "ok" and entries(tmp_path) == 72
+
+
+def _open_after(barrier, root, failures) -> None:
+    barrier.wait()
+    try:
+        FeatureCache(root)
+    except Exception as error:  # noqa: BLE001 - the test reports whatever went wrong
+        failures.put(str(error))
+
+
+def test_processes_creating_one_cache_at_once_all_open_it(tmp_path):
+    """Switching a new database to WAL answers "locked" at once in all but one process: they must retry."""
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    for round_ in range(10):
+        barrier = context.Barrier(4)
+        openers = [
+            context.Process(target=_open_after, args=(barrier, tmp_path / str(round_), failures)) for _ in range(4)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=120)
+    assert failures.empty(), failures.get()

@@ -36,6 +36,24 @@ def default_cache_dir() -> Path:
     return Path(base) / "mmgenre"
 
 
+def connect(path: Path, patience: float = 60.0) -> sqlite3.Connection:
+    """Open the database in WAL mode with its tables. Switching to WAL and creating the tables answer
+    "database is locked" at once, without waiting, while another process is doing the same: retry."""
+    deadline = time.monotonic() + patience
+    while True:
+        db = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            return db
+        except sqlite3.OperationalError as error:
+            db.close()
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class NamespaceInfo:
     namespace: str
@@ -55,10 +73,7 @@ class FeatureCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.path = self.root / "features.sqlite"
-            self._db = sqlite3.connect(self.path, timeout=120, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = connect(self.path)
         except (OSError, sqlite3.Error) as error:
             raise MmgenreError(
                 f"cannot open the feature cache in {self.root}: {error} "
