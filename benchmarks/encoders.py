@@ -72,36 +72,26 @@ def end_to_end(
 ) -> float:
     """Posters per second through the pipeline's decode + preprocess + encode (no cache)."""
     options = ImageOptions()
-    warm = sources[: batch_size * 2]
-    for _ in image_batches(
-        encoder,
-        warm,
-        options,
-        device=device,
-        batch_size=batch_size,
-        workers=workers,
-        gpu_decode=gpu_decode,
-        gpu_share=gpu_share,
-        bf16=bf16,
-    ):
-        pass
-    synchronise(device)
+
+    def encode_all(subset: list) -> int:
+        batches = image_batches(
+            encoder,
+            subset,
+            options,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
+            gpu_decode=gpu_decode,
+            gpu_share=gpu_share,
+            bf16=bf16,
+        )
+        done = sum(len(batch.indices) for batch in batches)
+        synchronise(device)
+        return done
+
+    encode_all(sources[: batch_size * 2])  # warm-up: workers, kernels, allocator
     started = time.perf_counter()
-    done = 0
-    for batch in image_batches(
-        encoder,
-        sources,
-        options,
-        device=device,
-        batch_size=batch_size,
-        workers=workers,
-        gpu_decode=gpu_decode,
-        gpu_share=gpu_share,
-        bf16=bf16,
-    ):
-        done += len(batch.indices)
-    synchronise(device)
-    return done / (time.perf_counter() - started)
+    return encode_all(sources) / (time.perf_counter() - started)
 
 
 def bare_forward(encoder, images, device: str, batch_size: int, total: int, bf16: bool) -> float:
@@ -161,8 +151,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         encoders = {f"efficientnet-{v}": {"name": "efficientnet-lite", "variant": v} for v in ("lite0", "lite2")}
         encoders.update(random_clip_checkpoints(Path(folder)))
+        only = args.only.split(",") if args.only else list(encoders)
+        if unknown := sorted(set(only) - set(encoders)):
+            parser.error(f"--only: unknown encoder label(s) {', '.join(unknown)}; choose from {', '.join(encoders)}")
         for label, params in encoders.items():
-            if args.only and label not in args.only.split(","):
+            if label not in only:
                 continue
             name = params.pop("name")
             encoder = registry.create("image_encoder", name, params)

@@ -86,10 +86,11 @@ def trained_run(recipe, data_dir, cache: FeatureCache, path: Path, limit: int | 
     """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
     run = RunFolder(path)
     done = (path / "model.safetensors").is_file() and (path / "recipe.yaml").is_file()
-    same = done and (path / "recipe.yaml").read_text() == recipe.to_yaml()
-    if same and (run.info().data, run.info().limit) == (str(Path(data_dir).resolve()), limit):
-        log.info("ablation: reusing the finished run %s", path)
-        return run
+    if done and (path / "recipe.yaml").read_text() == recipe.to_yaml():
+        info = run.info()
+        if (info.data, info.limit) == (str(Path(data_dir).resolve()), limit):
+            log.info("ablation: reusing the finished run %s", path)
+            return run
     return train(recipe, data_dir, cache, path, limit=limit)
 
 

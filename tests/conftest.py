@@ -63,6 +63,12 @@ def run_cli(*args, **kwargs):
     return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False, **kwargs)
 
 
+def train_cli(recipe, data_dir, cache_dir, out, *settings: str):
+    """`mmgenre train RECIPE --data DATA --cache-dir CACHE --out OUT [--set S]... --json`, in-process."""
+    sets = [arg for setting in settings for arg in ("--set", setting)]
+    return run_cli("train", recipe, "--data", data_dir, "--cache-dir", cache_dir, "--out", out, *sets, "--json")
+
+
 @pytest.fixture(scope="session")
 def cli():
     return run_cli
@@ -79,6 +85,6 @@ def tiny_run(posters_dir, session_cache, tiny_recipe, tmp_path_factory) -> tuple
     import json
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_cli("train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", out, "--json")
+    result = train_cli(tiny_recipe, posters_dir, session_cache, out)
     assert result.exit_code == 0, result.stderr
     return out, json.loads(result.stdout)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import POSTERS, poster_rows
+from conftest import POSTERS, poster_rows, train_cli
 
 from mmgenre.data.images import load_image
 from mmgenre.errors import ComponentUnavailableError
@@ -268,9 +268,7 @@ def test_zero_shot_clip_runs_end_to_end_without_training(cli, open_clip_folder, 
         f"text_encoder: {{name: open-clip, params: {{weights: '{open_clip_folder}'}}}}\n"
         "fusion: {name: zero-shot-clip}\n"
     )
-    result = cli(
-        "train", recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "run", "--json"
-    )
+    result = train_cli(recipe, posters_dir, session_cache, tmp_path / "run")
     assert result.exit_code == 0, result.stderr
     run = tmp_path / "run"
     assert (run / "history.jsonl").read_text() == "" and json.loads((run / "run.json").read_text())["best_epoch"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import POSTERS, poster_rows
+from conftest import POSTERS, poster_rows, train_cli
 
 from mmgenre.features.cache import FeatureCache
 from mmgenre.features.pipeline import extract_features
@@ -47,21 +47,7 @@ def test_gpu_decoding_and_bf16_match_the_cpu_preprocessing(paths, tmp_path):
     assert {"pooled@gpu-decode@bf16", "pooled"} <= outputs  # cached apart
 
 
-def test_training_on_the_gpu(posters_dir, session_cache, tiny_recipe, cli, tmp_path):
-    result = cli(
-        "train",
-        tiny_recipe,
-        "--data",
-        posters_dir,
-        "--cache-dir",
-        session_cache,
-        "--out",
-        tmp_path / "run",
-        "--set",
-        "train.device=cuda",
-        "--set",
-        "features.device=cuda",
-        "--set",
-        "fusion.name=image-only",
-    )
+def test_training_on_the_gpu(posters_dir, session_cache, tiny_recipe, tmp_path):
+    settings = ["train.device=cuda", "features.device=cuda", "fusion.name=image-only"]
+    result = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "run", *settings)
     assert result.exit_code == 0, result.stderr

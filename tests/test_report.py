@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import train_cli
 from PIL import Image
 
 from mmgenre.evaluation.significance import paired_bootstrap, weighted_macro_f1
@@ -17,18 +18,7 @@ from mmgenre.evaluation.significance import paired_bootstrap, weighted_macro_f1
 def report(cli, tiny_run, session_cache, tmp_path_factory):
     run, _ = tiny_run
     second = tmp_path_factory.mktemp("second") / "seed1"
-    trained = cli(
-        "train",
-        run / "recipe.yaml",
-        "--data",
-        _data(run),
-        "--cache-dir",
-        session_cache,
-        "--out",
-        second,
-        "--set",
-        "train.seed=1",
-    )
+    trained = train_cli(run / "recipe.yaml", _data(run), session_cache, second, "train.seed=1")
     assert trained.exit_code == 0, trained.stderr
     out = tmp_path_factory.mktemp("report")
     result = cli("report", run, second, "--out", out, "--cache-dir", session_cache)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import POSTERS, poster_rows, write_dataset
+from conftest import POSTERS, poster_rows, train_cli, write_dataset
 
 HEADLINE = {"macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"}
 
@@ -41,24 +41,10 @@ def test_train_writes_a_complete_run_folder(tiny_run):
 
 def test_training_is_reproducible_with_the_same_seed(tiny_run, cli, posters_dir, session_cache, tiny_recipe, tmp_path):
     run, metrics = tiny_run
-    again = cli(
-        "train", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--out", tmp_path / "again", "--json"
-    )
+    again = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "again")
     assert json.loads(again.stdout)["test"]["macro_f1"] == metrics["test"]["macro_f1"]
     assert (tmp_path / "again" / "history.jsonl").read_text() == run.joinpath("history.jsonl").read_text()
-    other = cli(
-        "train",
-        tiny_recipe,
-        "--data",
-        posters_dir,
-        "--cache-dir",
-        session_cache,
-        "--out",
-        tmp_path / "seed1",
-        "--set",
-        "train.seed=1",
-        "--json",
-    )
+    other = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "seed1", "train.seed=1")
     assert (tmp_path / "seed1" / "history.jsonl").read_text() != run.joinpath("history.jsonl").read_text()
     assert other.exit_code == 0
 
@@ -185,20 +171,8 @@ def test_token_sequences_flow_from_the_encoders_to_the_head(cli, posters_dir, se
     shapes = json.loads(result.stdout)["features"]
     assert shapes["image_tokens"] == [72, 49, 1280] and shapes["image_mask"] == [72, 49]
     assert shapes["text_tokens"][0] == 72 and shapes["text_tokens"][2] == 384
-    trained = cli(
-        "train",
-        tiny_recipe,
-        "--data",
-        posters_dir,
-        "--cache-dir",
-        session_cache,
-        "--out",
-        tmp_path / "tok",
-        "--set",
-        "fusion.params.tokens=true",
-        "--set",
-        "train.max_epochs=2",
-        "--json",
+    trained = train_cli(
+        tiny_recipe, posters_dir, session_cache, tmp_path / "tok", "fusion.params.tokens=true", "train.max_epochs=2"
     )
     assert trained.exit_code == 0, trained.stderr
     assert json.loads((tmp_path / "tok" / "run.json").read_text())["dims"]["image_tokens"] == 1280
