@@ -81,7 +81,10 @@ def test_recipes_sharing_an_encoder_share_its_entries(cli, posters_dir, tmp_path
 
 
 def entries(cache_dir) -> int:
+    """Entries in the cache; 0 while the process filling it has created the file but not yet its tables."""
     with sqlite3.connect(cache_dir / "features.sqlite", timeout=30) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'entries'").fetchone():
+            return 0
         return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
 
 
