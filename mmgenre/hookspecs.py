@@ -1,7 +1,10 @@
-"""The hooks a plugin implements: one per component kind, each handed a `register` callback.
+"""The hooks a plugin implements: one per kind of component (see `mmgenre.components.kinds`), each handed a
+`register` callback.
 
-A plugin registers component classes, e.g. `register(TesseractOcr)`; the core then knows which
-plugin owns each name. Plugins are found through the `mmgenre` entry-point group.
+A plugin registers component classes, e.g. `register(TesseractOcr)`, in the hook of their kind
+(`register_ocr_engines`, `register_image_encoders`, `register_text_encoders`, `register_fusion_heads`,
+`register_losses`, `register_dataset_sources`); the core then knows which plugin owns each name. Plugins are
+found through the `mmgenre` entry-point group.
 """
 
 from __future__ import annotations
@@ -10,41 +13,22 @@ from collections.abc import Callable
 
 import pluggy
 
-from mmgenre.components import FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
+from mmgenre.components import KINDS, Component, Kind
 
 hookspec = pluggy.HookspecMarker("mmgenre")
 hookimpl = pluggy.HookimplMarker("mmgenre")
 
 
-@hookspec
-def register_ocr_engines(register: Callable[[type[OcrEngine]], None]) -> None:
-    """Register OCR engines (subclasses of OcrEngine)."""
+def _hookspec(kind: Kind) -> Callable:
+    def hook(register: Callable[[type[Component]], None]) -> None:
+        pass
+
+    hook.__name__ = hook.__qualname__ = kind.hook
+    hook.__doc__ = f"Register {kind.plural} (subclasses of {kind.base.__name__})."
+    return hookspec(hook)
 
 
-@hookspec
-def register_image_encoders(register: Callable[[type[ImageEncoder]], None]) -> None:
-    """Register image encoders (subclasses of ImageEncoder)."""
+for _kind in KINDS.values():
+    globals()[_kind.hook] = _hookspec(_kind)
 
-
-@hookspec
-def register_text_encoders(register: Callable[[type[TextEncoder]], None]) -> None:
-    """Register text encoders (subclasses of TextEncoder)."""
-
-
-@hookspec
-def register_fusion_heads(register: Callable[[type[FusionHead]], None]) -> None:
-    """Register fusion heads (subclasses of FusionHead)."""
-
-
-@hookspec
-def register_losses(register: Callable[[type[Loss]], None]) -> None:
-    """Register losses (subclasses of Loss)."""
-
-
-HOOK_KINDS = {
-    "register_ocr_engines": "ocr",
-    "register_image_encoders": "image_encoder",
-    "register_text_encoders": "text_encoder",
-    "register_fusion_heads": "fusion",
-    "register_losses": "loss",
-}
+HOOK_KINDS = {kind.hook: kind.key for kind in KINDS.values()}  # hook name -> kind

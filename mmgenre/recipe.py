@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from mmgenre import DEFAULT_GENRES
-from mmgenre.components import Component, FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
+from mmgenre.components import KINDS, Component, DatasetSource, FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
 from mmgenre.errors import RecipeError
-from mmgenre.registry import Registry, did_you_mean, get_registry
+from mmgenre.registry import Registry, did_you_mean
 
 DEFAULT_RECIPE = "paper"
-COMPONENT_KEYS = {
-    "ocr": "ocr",
-    "image_encoder": "image_encoder",
-    "text_encoder": "text_encoder",
-    "fusion": "fusion",
-    "loss": "loss",
-}  # recipe key -> registry kind
 
 
 class Strict(BaseModel):
@@ -59,6 +61,22 @@ class DataSpec(Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
     min_side: int = Field(32, ge=1, description="posters smaller than this (pixels) are skipped")
     max_pixels: int = Field(50_000_000, ge=1, description="larger images are refused (decompression bombs)")
+    train_where: str | None = Field(None, description="train (and validate) only on posters matching this filter")
+    test_where: str | None = Field(None, description="test only on posters matching this filter")
+    train_max: int | None = Field(None, ge=2, description="at most this many training posters (seeded draw)")
+
+    @field_validator("train_where", "test_where")
+    @classmethod
+    def _filter_parses(cls, text: str | None, info: ValidationInfo) -> str | None:
+        """A filter's syntax is checked with the recipe; its columns when the dataset is read."""
+        from mmgenre.data.filters import FilterError, parse_filter
+
+        if text is not None:
+            try:
+                parse_filter(text)
+            except FilterError as error:
+                raise ValueError(str(error).replace("bad filter: ", "")) from None
+        return text
 
 
 class FeatureSpec(Strict):
@@ -85,37 +103,42 @@ class TrainSpec(Strict):
     device: str = "cpu"
 
 
-class Recipe(Strict):
+class RecipeSettings(Strict):
     name: str = ""
     description: str = ""
     data: DataSpec = Field(default_factory=DataSpec)
-    ocr: ComponentRef | None = None
-    image_encoder: ComponentRef | None = None
-    text_encoder: ComponentRef | None = None
-    fusion: ComponentRef
-    loss: ComponentRef
     features: FeatureSpec = Field(default_factory=FeatureSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
+
+
+# One section per kind of component: required kinds must be named, the others may be left out.
+Recipe = create_model(  # type: ignore[call-overload]
+    "Recipe",
+    __base__=RecipeSettings,
+    **{kind.key: (ComponentRef, ...) if kind.required else (ComponentRef | None, None) for kind in KINDS.values()},
+)
 
 
 @dataclass
 class ResolvedRecipe:
     """A validated recipe with its components instantiated."""
 
-    spec: Recipe
+    spec: RecipeSettings  # a Recipe: the settings plus one ComponentRef (or None) per kind
     source: str
+    dataset: DatasetSource | None
     ocr: OcrEngine | None
     image_encoder: ImageEncoder | None
     text_encoder: TextEncoder | None
     fusion: FusionHead
     loss: Loss
+    provenance: dict[str, dict] = field(default_factory=dict)  # recipe key -> plugin, package, fingerprint
 
     @property
     def labels(self) -> list[str]:
         return self.spec.data.labels
 
     def components(self) -> dict[str, Component]:
-        found = {key: getattr(self, key) for key in COMPONENT_KEYS}
+        found = {key: getattr(self, key) for key in KINDS}
         return {key: component for key, component in found.items() if component is not None}
 
     def to_dict(self) -> dict:
@@ -159,13 +182,45 @@ def find_recipe(ref: str | os.PathLike | None, relative_to: Path | None = None) 
     )
 
 
+MAX_DEPTH = 32  # recipes are a few levels deep; anything deeper is a mistake or an attack
+MAX_RECIPE_BYTES = 1_000_000
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML without tags that run code (safe_load), and without nesting deep enough to exhaust the stack."""
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{where} is not valid YAML: {error}") from None
+    if depth(data) > MAX_DEPTH:
+        raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)")
+    return data
+
+
+def depth(value: Any) -> int:
+    """How deeply lists and mappings nest (iteratively: a hostile value can't exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise RecipeError(f"{display(path)} is not valid YAML: {error}") from None
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise RecipeError(f"{display(path)} is larger than {MAX_RECIPE_BYTES:,} bytes: not a recipe")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RecipeError(f"{display(path)} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     except OSError as error:
         raise RecipeError(f"cannot read recipe {display(path)}: {error.strerror}") from None
+    data = parse_yaml(text, display(path))
     if not isinstance(data, dict):
         raise RecipeError(f"{display(path)} must hold a mapping of recipe keys, not {type(data).__name__}")
     return data
@@ -216,8 +271,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise RecipeError(f"bad --set '{text}': expected KEY.PATH=VALUE, e.g. train.lr=3e-4")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = parse_yaml(raw, f"--set {key.strip()}") if raw.strip() else ""
+    except RecipeError as error:
+        if "nested too deeply" in str(error):
+            raise
         value = raw
     return key.strip().split("."), value
 
@@ -232,7 +289,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict[str, str]:
     parsed = [(text, *parse_override(text)) for text in overrides]
     parsed.sort(key=lambda item: not (len(item[1]) == 2 and item[1][1] == "name"))  # names first
     for text, path, value in parsed:
-        if len(path) == 2 and path[0] in COMPONENT_KEYS and path[1] == "name":
+        if len(path) == 2 and path[0] in KINDS and path[1] == "name":
             current = data.get(path[0])
             if isinstance(current, dict) and current.get("name") != value:
                 data[path[0]] = {"name": value}
@@ -267,7 +324,7 @@ def format_shape_error(error: ValidationError, source: str, origins: dict[str, s
     for item in error.errors():
         loc = tuple(item["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
-        where = origins.get(key, source)
+        where = next((o for k, o in origins.items() if k == key or k.startswith(key + ".")), source)
         if item["type"] == "extra_forbidden":
             known = known_keys(loc)
             lines.append(
@@ -298,17 +355,18 @@ def resolve_recipe(
         spec = Recipe.model_validate(data)
     except ValidationError as error:
         raise RecipeError(format_shape_error(error, source, origins)) from None
-    registry = registry or get_registry()
+    registry = registry or Registry.from_entry_points()
     components: dict[str, Component | None] = {}
-    for key, kind in COMPONENT_KEYS.items():
+    for key in KINDS:
         ref: ComponentRef | None = getattr(spec, key)
         if ref is None:
             components[key] = None
             continue
-        registry.get(kind, ref.name, f"{key}.name ({origins.get(f'{key}.name', source)})")
+        registry.get(key, ref.name, f"{key}.name ({origins.get(f'{key}.name', source)})")
         param_origin = next((o for k, o in origins.items() if k.startswith(f"{key}.params")), source)
-        components[key] = registry.create(kind, ref.name, ref.params, key=key, source=param_origin)
-    resolved = ResolvedRecipe(spec=spec, source=source, **components)  # type: ignore[arg-type]
+        components[key] = registry.create(key, ref.name, ref.params, key=key, source=param_origin)
+    provenance = {key: registry.provenance(key, c) for key, c in components.items() if c is not None}
+    resolved = ResolvedRecipe(spec=spec, source=source, provenance=provenance, **components)  # type: ignore[arg-type]
     check_modalities(resolved)
     return resolved
 

@@ -37,7 +37,7 @@ class PluginInfo:
 
 
 def kind_label(kind: str) -> str:
-    return KINDS[kind].kind_label
+    return KINDS[kind].label
 
 
 def closest(name: str, candidates: list[str]) -> list[str]:
@@ -51,7 +51,8 @@ def did_you_mean(name: str, candidates: list[str]) -> str:
 
 
 class Registry:
-    """Every component registered by the loaded plugins, by kind and name."""
+    """Every component registered by the loaded plugins, by kind and name. Build one with `from_entry_points()`
+    and hand it to what needs it: there is no process-wide registry, so two can live side by side."""
 
     def __init__(self, plugin_manager: pluggy.PluginManager, plugins: list[PluginInfo]) -> None:
         self.plugin_manager = plugin_manager
@@ -67,10 +68,10 @@ class Registry:
                     by_name[impl.plugin_name].hooks.append(hook_name)
 
     def _add(self, kind: str, plugin: str, component: type[Component]) -> None:
-        base = KINDS[kind]
+        base = KINDS[kind].base
         if not (isinstance(component, type) and issubclass(component, base)):
             raise RegistryError(
-                f"plugin '{plugin}' registered {component!r} as a {base.kind_label}, "
+                f"plugin '{plugin}' registered {component!r} as a {KINDS[kind].label}, "
                 f"but it is not a subclass of {base.__name__}"
             )
         if not component.name:
@@ -79,10 +80,15 @@ class Registry:
         if component.name in table:
             other = table[component.name].plugin
             raise RegistryError(
-                f"{base.kind_label} '{component.name}' is registered by two plugins: "
+                f"{KINDS[kind].label} '{component.name}' is registered by two plugins: "
                 f"'{other}' and '{plugin}'. Pick another name in one of them."
             )
         table[component.name] = Registered(component, plugin)
+
+    @classmethod
+    def from_entry_points(cls) -> Registry:
+        """Every plugin installed in the `mmgenre` entry-point group, built-in ones included."""
+        return cls(*load_plugins())
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._by_kind[kind])
@@ -101,6 +107,19 @@ class Registry:
             f"unknown {kind_label(kind)} '{name}'{at}.{did_you_mean(name, available)} "
             f"Available: {', '.join(available) or '(none)'}"
         )
+
+    def provenance(self, kind: str, component: Component) -> dict:
+        """Which plugin and package provide a component, and its version and fingerprint (kept in run folders)."""
+        registered = self._by_kind[kind][component.name]
+        plugin = next((p for p in self.plugins if p.name == registered.plugin), None)
+        return {
+            "name": component.name,
+            "plugin": registered.plugin,
+            "package": plugin.package if plugin else "?",
+            "package_version": plugin.version if plugin else "?",
+            "version": component.version,
+            "fingerprint": component.fingerprint(),
+        }
 
     def create(self, kind: str, name: str, params: dict | None = None, key: str = "", source: str = "") -> Component:
         """Instantiate a component with validated params; bad params name the recipe key and file."""
@@ -153,14 +172,3 @@ def load_plugins() -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     except pluggy.PluginValidationError as error:
         raise RegistryError(f"a plugin implements a hook mmgenre does not define: {error}") from None
     return manager, plugins
-
-
-_registry: Registry | None = None
-
-
-def get_registry() -> Registry:
-    """The process-wide registry, built on first use."""
-    global _registry
-    if _registry is None:
-        _registry = Registry(*load_plugins())
-    return _registry

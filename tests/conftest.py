@@ -14,11 +14,13 @@ import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from mmgenre import DEFAULT_GENRES  # noqa: E402
+from mmgenre.registry import Registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MMGENRE = str(Path(sys.executable).with_name("mmgenre"))  # the console script of this environment
 POSTERS = Path(os.environ.get("MMGENRE_TEST_POSTERS", ROOT.parent / "shared" / "data" / "posters"))
 TEST_RECIPES = Path(__file__).parent / "recipes"
+REGISTRY = Registry.from_entry_points()  # the tests' own registry of the installed plugins
 
 
 def poster_rows(count: int, start: int = 0) -> list[dict]:

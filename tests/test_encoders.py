@@ -10,11 +10,10 @@ import sys
 
 import pytest
 import torch
-from conftest import POSTERS, poster_rows, train_cli
+from conftest import POSTERS, REGISTRY, poster_rows, train_cli
 
 from mmgenre.data.images import load_image
 from mmgenre.errors import ComponentUnavailableError
-from mmgenre.registry import get_registry
 
 POSTER_LIKE = {
     "comic book",
@@ -28,7 +27,7 @@ POSTER_LIKE = {
 
 
 def create(kind: str, name: str, **params):
-    return get_registry().create(kind, name, params)
+    return REGISTRY.create(kind, name, params)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,11 @@ def test_open_clip_loads_a_local_folder_and_encodes_both_modalities(open_clip_fo
         texts = text_encoder.encode(["THE MATRIX", "a much longer line of poster text"])
     assert images.pooled.shape == (3, 32) and images.tokens.shape == (3, 16, 64)
     assert texts.pooled.shape == (2, 32) and texts.mask.sum(1).tolist()[0] < texts.mask.sum(1).tolist()[1]
-    reference = image_encoder._model.encode_image(torch.stack([image_encoder.preprocess(poster_images[0])]))
+    import open_clip
+
+    own = open_clip.create_model(f"local-dir:{open_clip_folder}", pretrained=None, require_pretrained=True).eval()
+    with torch.inference_mode():
+        reference = own.encode_image(torch.stack([image_encoder.preprocess(poster_images[0])]))
     assert torch.allclose(images.pooled[:1], reference, atol=1e-5)  # same numbers as open_clip's own path
     assert image_encoder.info().dim == 32 and image_encoder.info().preprocessing["resolution"] == 64
     assert "weights_stamp" in image_encoder.identity()
@@ -230,9 +233,9 @@ def test_a_corrupt_weights_file_is_reported(tmp_path):
 def test_unreachable_hub_fails_at_once_without_hf_hub_offline(tmp_path):
     """No HF_HUB_OFFLINE: the hub is probed (here: a closed local port) instead of retried for a minute."""
     code = (
-        "from mmgenre.registry import get_registry\n"
+        "from mmgenre.registry import Registry\n"
         "from mmgenre.errors import ComponentUnavailableError\n"
-        "try:\n    get_registry().create('image_encoder', 'open-clip', {}).load('cpu')\n"
+        "try:\n    Registry.from_entry_points().create('image_encoder', 'open-clip', {}).load('cpu')\n"
         "except ComponentUnavailableError as e:\n    print(e)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import REGISTRY
 
 from mmgenre.components import FeatureDims, FusionContext
-from mmgenre.registry import get_registry
 
 LABELS = [f"g{i}" for i in range(5)]
 DIMS = FeatureDims(image=32, text=24, image_tokens=16, text_tokens=12)
 
 
 def head(name: str, **params):
-    component = get_registry().create("fusion", name, params)
+    component = REGISTRY.create("fusion", name, params)
     torch.manual_seed(0)
     return component.build(FusionContext(LABELS, DIMS)).eval()
 
@@ -107,7 +107,7 @@ class PromptEncoder:
 
 
 def test_zero_shot_scores_follow_similarity_and_sum_to_one():
-    component = get_registry().create("fusion", "zero-shot-clip", {"templates": ["a poster of a {genre} movie"]})
+    component = REGISTRY.create("fusion", "zero-shot-clip", {"templates": ["a poster of a {genre} movie"]})
     model = component.build(FusionContext(LABELS, DIMS, text_encoder=PromptEncoder()))
     image = torch.zeros(2, 32)
     image[0, 3], image[1, 1] = 1.0, 1.0

@@ -7,12 +7,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
-from mmgenre.registry import get_registry
+from conftest import REGISTRY
 
 
 def build(name: str, rate=None, **params):
-    loss = get_registry().create("loss", name, params)
+    loss = REGISTRY.create("loss", name, params)
     return loss.build(rate if rate is not None else torch.full((2,), 0.25))
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import POSTERS, poster_rows
+from conftest import POSTERS, REGISTRY, poster_rows
 
 from mmgenre.bench.ocr_quality import best_span_cer, title_word_recall
 from mmgenre.data.images import load_image
 from mmgenre.errors import ComponentUnavailableError
-from mmgenre.registry import get_registry
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +18,7 @@ def posters():
 
 
 def read_all(name: str, posters, **params):
-    engine = get_registry().create("ocr", name, params)
+    engine = REGISTRY.create("ocr", name, params)
     engine.setup()
     return [(title, image, engine.read(image)) for title, image in posters]
 
@@ -48,7 +47,7 @@ def test_tesseract_sparse_text_mode_finds_more_words_than_default(posters):
 
 def test_missing_tesseract_binary_is_reported_with_the_install_command(monkeypatch, tmp_path, cli):
     monkeypatch.setenv("PATH", str(tmp_path))
-    engine = get_registry().create("ocr", "tesseract")
+    engine = REGISTRY.create("ocr", "tesseract")
     with pytest.raises(ComponentUnavailableError, match="apt-get install tesseract-ocr"):
         engine.setup()
     rows = {row["name"]: row for row in json.loads(cli("list", "ocr", "--json").stdout)}

@@ -9,11 +9,12 @@ import textwrap
 
 import pluggy
 import pytest
+from conftest import REGISTRY
 
 from mmgenre import hookspecs
 from mmgenre.components import FusionHead
 from mmgenre.errors import RecipeError, RegistryError, UnknownComponentError
-from mmgenre.registry import PluginInfo, Registry, get_registry
+from mmgenre.registry import PluginInfo, Registry
 
 BUILT_IN = {
     "ocr": {"tesseract", "rapidocr", "easyocr", "gemini"},
@@ -25,7 +26,7 @@ BUILT_IN = {
 
 
 def test_built_in_components_come_through_entry_points():
-    registry = get_registry()
+    registry = REGISTRY
     for kind, names in BUILT_IN.items():
         assert names <= set(registry.names(kind)), kind
     plugins = {p.name: p for p in registry.plugins}
@@ -99,7 +100,7 @@ def test_registering_a_non_component_is_an_error():
 
 def test_unknown_name_says_where_what_is_close_and_what_exists():
     with pytest.raises(UnknownComponentError) as error:
-        get_registry().get("fusion", "cross-atn-smsam", "fusion.name (recipes/paper.yaml)")
+        REGISTRY.get("fusion", "cross-atn-smsam", "fusion.name (recipes/paper.yaml)")
     message = str(error.value)
     assert message.startswith("unknown fusion head 'cross-atn-smsam' at fusion.name (recipes/paper.yaml).")
     assert "Did you mean 'cross-attn-smsam'?" in message
@@ -108,12 +109,12 @@ def test_unknown_name_says_where_what_is_close_and_what_exists():
 
 def test_bad_params_name_the_key_and_accepted_params():
     with pytest.raises(RecipeError) as error:
-        get_registry().create("fusion", "cross-attn-smsam", {"hedas": 4}, key="fusion", source="r.yaml")
+        REGISTRY.create("fusion", "cross-attn-smsam", {"hedas": 4}, key="fusion", source="r.yaml")
     message = str(error.value)
     assert "unknown param 'hedas' at fusion.params.hedas" in message
     assert "Did you mean 'heads'?" in message
     with pytest.raises(RecipeError, match="bad value at loss.params.gamma_neg"):
-        get_registry().create("loss", "asl", {"gamma_neg": "lots"}, key="loss", source="r.yaml")
+        REGISTRY.create("loss", "asl", {"gamma_neg": "lots"}, key="loss", source="r.yaml")
 
 
 def test_help_and_list_do_not_import_heavy_libraries():

@@ -18,9 +18,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 data_option = click.option(
     "--data",
     "data_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Dataset folder: images plus labels.csv (columns file, genres).",
+    metavar="DATA",
+    help="Posters: a folder with labels.csv (columns file, genres), a CSV manifest, or SOURCE:PATH "
+    "[default: the recipe's `dataset`].",
 )
 cache_option = click.option(
     "--cache-dir",
@@ -29,9 +29,8 @@ cache_option = click.option(
     help="Feature cache folder [env MMGENRE_CACHE; default ~/.cache/mmgenre].",
 )
 
-training_limit_option = click.option(
-    "--limit", type=click.IntRange(min=10), help="Only the first N posters (quick trials)."
-)
+limit_option = click.option("--limit", type=click.IntRange(min=1), help="Only the first N posters (quick trials).")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the run files of an existing run folder.")
 
 
 def print_json(data: object) -> None:
@@ -49,3 +48,12 @@ def print_table(rows: list[dict], columns: list[str] | None = None) -> None:
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def open_data(data: str | None, recipe, registry):
+    """The dataset of --data, or of the recipe's `dataset` section; neither is a usage error (exit 2)."""
+    from mmgenre.data.sources import open_dataset
+
+    if data is None and recipe.dataset is None:
+        raise click.UsageError("Missing option '--data' (the recipe names no `dataset` either).")
+    return open_dataset(data, recipe.labels, registry, recipe.dataset)

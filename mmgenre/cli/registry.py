@@ -5,26 +5,19 @@ from __future__ import annotations
 import click
 
 from mmgenre.cli.options import json_option, print_json, print_table
-from mmgenre.components import KINDS
-from mmgenre.registry import get_registry
+from mmgenre.components import KINDS, kind_choices
+from mmgenre.registry import Registry
 
-KIND_ALIASES = {
-    "ocr": ["ocr"],
-    "image-encoders": ["image_encoder"],
-    "text-encoders": ["text_encoder"],
-    "encoders": ["image_encoder", "text_encoder"],
-    "fusion": ["fusion"],
-    "losses": ["loss"],
-}
+KIND_CHOICES = kind_choices()
 
 
 @click.command("list")
-@click.argument("kind", required=False, type=click.Choice(sorted(KIND_ALIASES)))
+@click.argument("kind", required=False, type=click.Choice(sorted(KIND_CHOICES)))
 @json_option
 def list_components(kind: str | None, as_json: bool) -> None:
     """List registered components (all kinds, or one KIND), with their plugin and availability."""
-    registry = get_registry()
-    kinds = KIND_ALIASES[kind] if kind else list(KINDS)
+    registry = Registry.from_entry_points()
+    kinds = KIND_CHOICES[kind] if kind else list(KINDS)
     rows = []
     for k in kinds:
         for entry in registry.entries(k):
@@ -51,7 +44,7 @@ def list_components(kind: str | None, as_json: bool) -> None:
 @json_option
 def list_plugins(as_json: bool) -> None:
     """List loaded plugins: name, package, version and the hooks they implement."""
-    plugins = [vars(p) for p in get_registry().plugins]
+    plugins = [vars(p) for p in Registry.from_entry_points().plugins]
     if as_json:
         print_json(plugins)
         return

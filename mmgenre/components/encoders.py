@@ -48,9 +48,6 @@ class Encoder(Component):
 class ImageEncoder(Encoder):
     """Encodes poster images."""
 
-    kind: ClassVar[str] = "image_encoder"
-    kind_label: ClassVar[str] = "image encoder"
-
     @abstractmethod
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> (3, H, W) float tensor; runs in data-loader workers, so it must be picklable."""
@@ -62,9 +59,6 @@ class ImageEncoder(Encoder):
 
 class TextEncoder(Encoder):
     """Encodes strings (the OCR text of posters, or prompts)."""
-
-    kind: ClassVar[str] = "text_encoder"
-    kind_label: ClassVar[str] = "text encoder"
 
     @abstractmethod
     def encode(self, texts: list[str]) -> Encoded:

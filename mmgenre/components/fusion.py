@@ -45,8 +45,6 @@ class FusionHead(Component):
     and returns logits (B, C).
     """
 
-    kind: ClassVar[str] = "fusion"
-    kind_label: ClassVar[str] = "fusion head"
     trainable: ClassVar[bool] = True
 
     def modalities(self) -> frozenset[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from mmgenre.components.base import Component
 
@@ -14,9 +14,6 @@ if TYPE_CHECKING:
 
 class Loss(Component):
     """Builds a module computing `loss(logits (B, C), targets (B, C) in {0, 1}) -> scalar`."""
-
-    kind: ClassVar[str] = "loss"
-    kind_label: ClassVar[str] = "loss"
 
     @abstractmethod
     def build(self, positive_rate: torch.Tensor) -> nn.Module:

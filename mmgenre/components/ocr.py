@@ -40,13 +40,27 @@ class OcrResult:
 class OcrEngine(Component):
     """Reads the text printed on a poster."""
 
-    kind: ClassVar[str] = "ocr"
-    kind_label: ClassVar[str] = "OCR engine"
     # "process": CPU-bound, run in worker processes; "thread": waits on I/O (remote APIs).
     parallelism: ClassVar[Literal["process", "thread"]] = "process"
 
     def setup(self) -> None:
-        """Load models or clients; called once per worker before the first `read`."""
+        """Load models or clients, kept on the object; called once before the first `read`."""
+
+    def configure_process(self) -> None:
+        """Process-wide settings (thread counts, environment) for a worker process that runs only this engine.
+
+        Never called when the engine runs inside someone else's process (a server, a notebook)."""
+
+    def read_batch(self, images: list[Image.Image]) -> list[OcrResult | Exception]:
+        """Read several posters at once (engines that batch on a GPU override this); a failure is returned in
+        the poster's place."""
+        results: list[OcrResult | Exception] = []
+        for image in images:
+            try:
+                results.append(self.read(image))
+            except Exception as error:  # one poster's failure must not stop the others
+                results.append(error)
+        return results
 
     @abstractmethod
     def read(self, image: Image.Image) -> OcrResult:

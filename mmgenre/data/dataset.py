@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mmgenre.data.images import file_problem
 from mmgenre.data.skips import SkipLog, log
 from mmgenre.errors import DatasetError
 
 LABELS_FILE = "labels.csv"
-REQUIRED_COLUMNS = ("file", "genres")
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,13 @@ class Poster:
 
 @dataclass
 class PosterDataset:
-    root: Path
+    location: str  # where the posters were listed (for messages)
     labels: list[str]
     posters: list[Poster]
     skips: SkipLog
     ignored_genres: Counter
+    rows: int = 0  # rows read from the listing, usable or not
+    reference: dict | None = None  # the dataset source that opens it again: {"name": ..., "params": ...}
 
     def targets(self) -> np.ndarray:
         """(N, C) 0/1 matrix of genres in label-set order."""
@@ -53,15 +56,21 @@ def genre_matrix(posters: list[Poster], labels: list[str]) -> np.ndarray:
 
 
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """The csv's header and (line number, row) pairs; a BOM is accepted, bad encodings are errors."""
+    """The csv's header and (line number, row) pairs; a BOM is accepted, other encodings are clear errors."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            rows = [(reader.line_num, row) for row in reader]
+            text = handle.read()
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+    except OSError as error:
+        raise DatasetError(f"cannot read {path}: {error.strerror or error}") from None
+    if "\x00" in text:
+        raise DatasetError(f"{path} is not UTF-8 text (it holds NUL bytes: UTF-16?): save it as UTF-8")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [name.strip() for name in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        rows = [(reader.line_num, row) for row in reader]
     except csv.Error as error:
         raise DatasetError(f"{path} is not a readable CSV file: {error}") from None
     return header, rows
@@ -79,62 +88,71 @@ def normalise(genre: str) -> str:
 
 
 def load_dataset(root: str | Path, labels: list[str]) -> PosterDataset:
-    """Read a dataset folder; unusable rows are skipped with a warning, an unusable folder is an error."""
+    """A dataset folder: images plus a labels.csv whose `file` column is relative to the folder."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist")
-    labels_path = root / LABELS_FILE
-    if not labels_path.is_file():
+    if not (root / LABELS_FILE).is_file():
         raise DatasetError(f"{root} has no {LABELS_FILE} (columns: file, genres joined by '|')")
-    header, rows = read_rows(labels_path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    return read_labels_csv(root / LABELS_FILE, root, labels)
+
+
+def read_labels_csv(
+    path: Path, base: Path, labels: list[str], file_column: str = "file", genres_column: str = "genres"
+) -> PosterDataset:
+    """Posters listed in a csv (files relative to `base`, or absolute); unusable rows are skipped with a
+    warning, a listing with no usable row is an error."""
+    header, rows = read_rows(path)
+    missing = [c for c in (file_column, genres_column) if c not in header]
     if missing:
         raise DatasetError(
-            f"{labels_path} lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or '(no header)'}"
+            f"{path} lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or '(no header)'}"
         )
+    if not rows:
+        raise DatasetError(f"{path} has a header but no rows: nothing to use")
     lookup = canonical_genres(labels)
     skips, ignored = SkipLog(), Counter[str]()
     seen: dict[str, tuple[int, str | None]] = {}
     ids: set[str] = set()
     posters = []
     for line, row in rows:
-        where = f"{LABELS_FILE} line {line}"
-        file = (row.get("file") or "").strip()
+        where = f"{path.name} line {line}"
+        file = (row.get(file_column) or "").strip()
+        raw_genres = row.get(genres_column) or ""
         if not file:
             skips.skip(where, "no file name")
             continue
-        path = root / file  # relative to the folder (an absolute path is kept as it is)
         if file in seen:
             first_line, first_genres = seen[file]
-            same = "same genres" if first_genres == row.get("genres") else "different genres"
+            same = "same genres" if first_genres == raw_genres else "different genres"
             skips.skip(where, "duplicate row", f"{file} already on line {first_line}, {same}; kept the first")
             continue
-        seen[file] = (line, row.get("genres"))
-        genres = parse_genres(row.get("genres") or "", lookup, labels, ignored, where)
+        seen[file] = (line, raw_genres)
+        genres = parse_genres(raw_genres, lookup, labels, ignored, where)
         if not genres:
-            if (row.get("genres") or "").strip():
+            if raw_genres.strip():
                 skips.skip(where, "no genre of the label set", file, expected=True)
             else:
                 skips.skip(where, "no genres", file)
             continue
-        if not path.is_file():
-            skips.skip(str(path), "missing file")
+        poster_path = base / file  # an absolute `file` stays as it is
+        problem = file_problem(poster_path)
+        if problem is not None:
+            skips.skip(str(poster_path), problem.category, problem.detail)
             continue
-        meta = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS and isinstance(k, str)}
+        meta = {k: v for k, v in row.items() if k not in (file_column, genres_column) and isinstance(k, str)}
         poster_id = (row.get("imdb_id") or row.get("id") or "").strip() or file
         if poster_id in ids:
             poster_id = file  # ids must be unique: they name posters in run folders
         ids.add(poster_id)
-        posters.append(Poster(poster_id, path, genres, meta))
+        posters.append(Poster(poster_id, poster_path, genres, meta))
     if not posters:
-        raise DatasetError(
-            f"{labels_path}: none of its {len(rows)} rows is usable ({skips.summary(len(rows), 'rows')})"
-        )
+        raise DatasetError(f"{path}: none of its {len(rows)} rows is usable ({skips.summary(len(rows), 'rows')})")
     if ignored:
         top = ", ".join(f"{g} ({n})" for g, n in ignored.most_common(8))
         log.info("genres outside the label set were ignored: %s", top)
-    log.info("%s: %s", root, skips.summary(len(rows), "rows"))
-    return PosterDataset(root, list(labels), posters, skips, ignored)
+    log.info("%s: %s", path, skips.summary(len(rows), "rows"))
+    return PosterDataset(str(path), list(labels), posters, skips, ignored, rows=len(rows))
 
 
 def parse_genres(text: str, lookup: dict[str, str], labels: list[str], ignored: Counter, where: str) -> tuple[str, ...]:

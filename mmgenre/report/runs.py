@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmgenre.components import KINDS
 from mmgenre.training.run_folder import RunFolder, RunInfo, SplitScores
 
 
@@ -53,10 +54,10 @@ class ReportRun:
     def describe(self) -> str:
         recipe = self.recipe
         parts = [
-            f"{key}={recipe[key]['name']}"
-            for key in ("ocr", "image_encoder", "text_encoder", "fusion", "loss")
-            if recipe.get(key)
+            f"{key}={recipe[key]['name']}" for key in KINDS if key != "dataset" and isinstance(recipe.get(key), dict)
         ]
+        data = recipe.get("data") or {}
+        parts += [f"{key}: {data[key]}" for key in ("train_where", "test_where", "train_max") if data.get(key)]
         return ", ".join(parts)
 
 

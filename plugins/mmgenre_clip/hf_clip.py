@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 from pydantic import Field
@@ -12,9 +11,9 @@ from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params, TextE
 from mmgenre.errors import ComponentUnavailableError
 from mmgenre_clip.hub import LocalWeights, check_local, hub_reachable, weights_unavailable
 from mmgenre_clip.preprocess import OPENAI_MEAN, OPENAI_STD, clip_preprocessing, clip_transform
+from mmgenre_clip.shared import Loaded, SharedModels
 
-_models: dict[tuple, object] = {}
-_lock = threading.Lock()
+_shared = SharedModels()  # one loaded CLIPModel per (source, device) while a tower holds it
 
 
 class HfClipParams(Params):
@@ -23,13 +22,10 @@ class HfClipParams(Params):
     precision: str = Field("fp32", description="fp32, or bf16/fp16 on GPU")
 
 
-def load_hf_clip(params: HfClipParams, device: str, key: str):
+def load_hf_clip(params: HfClipParams, device: str, key: str) -> Loaded:
     """The CLIPModel for the params, loaded once per device; fails at once when it can't be had."""
     cache_key = (params.model, params.weights, params.precision, device)
-    with _lock:
-        if cache_key not in _models:
-            _models[cache_key] = _create(params, device, key)
-        return _models[cache_key]
+    return _shared.get(cache_key, lambda: _create(params, device, key))
 
 
 def _source(params: HfClipParams, key: str) -> tuple[str, bool, list[str]]:
@@ -84,7 +80,8 @@ class HfClipImage(HfClipTower, ImageEncoder):
     """CLIP image tower via transformers CLIPModel (hub id or local folder); tokens = patch tokens."""
 
     def load(self, device: str) -> None:
-        self._model, source, _ = load_hf_clip(self.params, device, "image_encoder")
+        self._loaded = load_hf_clip(self.params, device, "image_encoder")
+        self._model, source, _ = self._loaded.value
         self._mean, self._std = image_statistics(source)
 
     def _size(self) -> int:
@@ -121,7 +118,8 @@ class HfClipText(HfClipTower, TextEncoder):
     def load(self, device: str) -> None:
         from transformers import AutoTokenizer
 
-        self._model, source, local_only = load_hf_clip(self.params, device, "text_encoder")
+        self._loaded = load_hf_clip(self.params, device, "text_encoder")
+        self._model, source, local_only = self._loaded.value
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
         except Exception as error:

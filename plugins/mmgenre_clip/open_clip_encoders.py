@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-
 from pydantic import Field
 
 from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params, TextEncoder
 from mmgenre.errors import ComponentUnavailableError
 from mmgenre_clip.hub import LocalWeights, check_local, hub_reachable, offline_hub, weights_unavailable
 from mmgenre_clip.preprocess import clip_preprocessing, clip_transform
+from mmgenre_clip.shared import Loaded, SharedModels
 
-_models: dict[tuple, object] = {}  # one loaded model per (source, device), shared by both towers
-_lock = threading.Lock()
+_shared = SharedModels()  # one loaded model per (source, device) while a tower holds it
 
 
 class OpenClipParams(Params):
@@ -22,13 +20,17 @@ class OpenClipParams(Params):
     precision: str = Field("fp32", description="fp32, or bf16/fp16 on GPU")
 
 
-def load_open_clip(params: OpenClipParams, device: str, key: str):
+def load_open_clip(params: OpenClipParams, device: str, key: str) -> Loaded:
     """(model, tokenizer) for the params; fails at once with what was tried when weights can't be had."""
     cache_key = (params.model, params.pretrained, params.weights, params.precision, device)
-    with _lock:
-        if cache_key not in _models:
-            _models[cache_key] = _create(params, device, key)
-        return _models[cache_key]
+    return _shared.get(cache_key, lambda: _with_tokens(*_create(params, device, key)))
+
+
+def _with_tokens(model, tokenizer):
+    """The vision tower returns its patch tokens too, set once here (never flipped per call: threads share it)."""
+    if hasattr(model.visual, "output_tokens"):
+        model.visual.output_tokens = True
+    return model, tokenizer
 
 
 def _create(params: OpenClipParams, device: str, key: str):
@@ -101,7 +103,8 @@ class OpenClipImage(OpenClipTower, ImageEncoder):
     """CLIP image tower via open_clip (the paper: ViT-B-32 / openai); tokens = patch tokens."""
 
     def load(self, device: str) -> None:
-        self._model, _ = load_open_clip(self.params, device, "image_encoder")
+        self._loaded = load_open_clip(self.params, device, "image_encoder")
+        self._model, _ = self._loaded.value
 
     def _size(self) -> int:
         size = getattr(self, "_model", None) and self._model.visual.image_size
@@ -124,12 +127,8 @@ class OpenClipImage(OpenClipTower, ImageEncoder):
         import torch
 
         visual = self._model.visual
-        if hasattr(visual, "output_tokens"):
-            previous, visual.output_tokens = visual.output_tokens, True  # the model is shared: restore after
-            try:
-                pooled, tokens = visual(pixels.to(next(visual.parameters()).dtype))  # (B, D), (B, L, W)
-            finally:
-                visual.output_tokens = previous
+        if getattr(visual, "output_tokens", False):
+            pooled, tokens = visual(pixels.to(next(visual.parameters()).dtype))  # (B, D), (B, L, W)
             mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
             return Encoded(pooled=pooled, tokens=tokens, mask=mask)
         return Encoded(pooled=self._model.encode_image(pixels))
@@ -139,7 +138,8 @@ class OpenClipText(OpenClipTower, TextEncoder):
     """CLIP text tower via open_clip; tokens = BPE tokens up to end-of-text."""
 
     def load(self, device: str) -> None:
-        self._model, self._tokenizer = load_open_clip(self.params, device, "text_encoder")
+        self._loaded = load_open_clip(self.params, device, "text_encoder")
+        self._model, self._tokenizer = self._loaded.value
         self._device = device
 
     def info(self) -> EncoderInfo:
