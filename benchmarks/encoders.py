@@ -23,12 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import DEFAULT_POSTERS, print_table, write_result  # noqa: E402
 
+from mmgenre import DEFAULT_GENRES  # noqa: E402
 from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.data.images import load_image  # noqa: E402
 from mmgenre.features.image_batches import image_batches  # noqa: E402
-from mmgenre.features.pipeline import loader_workers  # noqa: E402
+from mmgenre.features.ocr_stage import default_workers  # noqa: E402
 from mmgenre.features.sources import ImageOptions, Source  # noqa: E402
-from mmgenre.registry import get_registry  # noqa: E402
+from mmgenre.registry import Registry  # noqa: E402
 
 
 def random_clip_checkpoints(folder: Path) -> dict[str, dict]:
@@ -124,29 +125,12 @@ def main() -> None:
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     batch_size = args.batch_size or (512 if cuda else 32)
-    args.workers = args.workers if args.workers is not None else loader_workers(cuda)
-    posters = load_dataset(
-        args.data,
-        [
-            "Drama",
-            "Comedy",
-            "Action",
-            "Romance",
-            "Crime",
-            "Thriller",
-            "Horror",
-            "Adventure",
-            "Family",
-            "Fantasy",
-            "Mystery",
-            "Sci-Fi",
-            "Animation",
-        ],
-    ).posters
+    args.workers = args.workers if args.workers is not None else (default_workers() if cuda else 0)
+    posters = load_dataset(args.data, list(DEFAULT_GENRES)).posters
     posters = posters[: args.posters]
-    sources = [Source(p.path, f"{i}") for i, p in enumerate(posters)] * args.repeat
+    sources = [Source(f"{i}", path=p.path) for i, p in enumerate(posters)] * args.repeat
     images = [load_image(p.path) for p in posters[:batch_size]]
-    registry = get_registry()
+    registry = Registry.from_entry_points()
     rows, results = [], []
     with tempfile.TemporaryDirectory() as folder:
         encoders = {f"efficientnet-{v}": {"name": "efficientnet-lite", "variant": v} for v in ("lite0", "lite2")}

@@ -6,16 +6,17 @@ import logging
 import sqlite3
 
 import pytest
-from conftest import POSTERS, poster_rows
+from conftest import POSTERS, REGISTRY, poster_rows
 from gemini_server import FakeGemini
 from PIL import Image
 
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import ComponentUnavailableError
 from mmgenre.features.cache import FeatureCache
-from mmgenre.features.ocr_stage import run_ocr
+from mmgenre.features.local_executor import LocalExecutor
+from mmgenre.features.namespaces import FeatureSpaces, Namespace
+from mmgenre.features.plan import FeaturePlan, Settings, read_texts
 from mmgenre.features.sources import ImageOptions, hash_sources
-from mmgenre.registry import get_registry
 
 KEY = "test-key-0123456789-secret"
 
@@ -31,7 +32,7 @@ def server(monkeypatch):
 
 def engine(server: FakeGemini, **params):
     params = {"base_url": server.url, "backoff": 0.01, "max_retries": 2, "timeout": 2.0, **params}
-    return get_registry().create("ocr", "gemini", params)
+    return REGISTRY.create("ocr", "gemini", params)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,19 @@ def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     with pytest.raises(ComponentUnavailableError, match="GEMINI_API_KEY or GOOGLE_API_KEY"):
-        get_registry().create("ocr", "gemini").setup()
+        REGISTRY.create("ocr", "gemini").setup()
+
+
+def read_ocr(ocr, sources, cache, skips) -> dict[str, str]:
+    """Plan and execute the OCR of `sources` (what the cache lacks), then read the texts back."""
+    space = Namespace.of(ocr, "ocr")
+    cache.register(space)
+    missing = set(cache.missing(space.name, [s.key for s in sources]))
+    plan = FeaturePlan(sources, FeatureSpaces(ocr=space), ImageOptions(), ocr, None, None)
+    plan.ocr_todo = [s for s in sources if s.key in missing]
+    with LocalExecutor(Settings(ocr_workers=1)) as executor:
+        executor.execute(plan, cache, skips)
+    return read_texts(cache, space.name, [s.key for s in sources])
 
 
 def test_failures_after_retries_are_per_poster_and_keep_other_results(server, tmp_path, caplog):
@@ -109,12 +122,12 @@ def test_failures_after_retries_are_per_poster_and_keep_other_results(server, tm
     server.script = [("ok", "FIRST"), ("status", 500), ("status", 500), ("status", 500), ("ok", "THIRD")]
     cache = FeatureCache(tmp_path)
     with caplog.at_level(logging.WARNING, logger="mmgenre"):
-        output = run_ocr(engine(server), sources, cache, options, skips, workers=1)
-    assert sorted(r.text for r in output.by_key.values()) == ["FIRST", "THIRD"]
+        texts = read_ocr(engine(server), sources, cache, skips)
+    assert sorted(texts.values()) == ["FIRST", "THIRD"]
     assert skips.counts() == {"OCR failed": 1} and str(paths[1]) in caplog.text
-    cached = run_ocr(engine(server), sources, cache, options, SkipLog(), workers=1)
+    cached = read_ocr(engine(server), sources, cache, SkipLog())
     assert len(server.requests) == 6  # the rerun asked only for the failed poster (scripted: default text)
-    assert sorted(r.text for r in cached.by_key.values()) == ["DEFAULT TEXT", "FIRST", "THIRD"]
+    assert sorted(cached.values()) == ["DEFAULT TEXT", "FIRST", "THIRD"]
     assert KEY not in caplog.text
     cache.close()
     with sqlite3.connect(tmp_path / "features.sqlite") as db:

@@ -1,9 +1,10 @@
-"""A content-addressed feature cache in one SQLite file.
+"""The embedded feature store: a content-addressed cache in one SQLite file.
 
-Entries live in namespaces, one per component identity (kind, name, version, output-relevant params)
-and output (`ocr`, `pooled`, `tokens`); keys are content hashes (of an image, or of a text). SQLite
-in WAL mode makes every batch of writes atomic: a process killed at any moment leaves only whole
-entries, and several processes can fill one cache at once.
+Entries live in namespaces (see `namespaces.py`); keys are content hashes. SQLite in WAL mode makes every
+batch of writes atomic: a process killed at any moment leaves only whole entries, and several processes can
+fill one cache at once. One connection per cache object, guarded by a lock, so threads may share it. A cache
+file that can't be written (read-only) is opened read-only: new entries are then kept in memory for the
+life of the object.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from mmgenre.components import Component
 from mmgenre.errors import MmgenreError
+from mmgenre.features.namespaces import Namespace
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS namespaces (
@@ -26,6 +29,9 @@ CREATE TABLE IF NOT EXISTS entries (
     namespace TEXT, key TEXT, meta TEXT, data BLOB, PRIMARY KEY (namespace, key)) WITHOUT ROWID;
 """
 SQL_VARIABLES = 500  # keys per SELECT ... IN (...)
+CACHE_FILE = "features.sqlite"
+T = TypeVar("T")
+Entry = tuple[str, dict, bytes]  # key, meta, data
 
 
 def default_cache_dir() -> Path:
@@ -54,6 +60,18 @@ def connect(path: Path, patience: float = 60.0) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection; `immutable` when even the WAL side files can't be made next to it."""
+    for options in ("mode=ro", "immutable=1"):
+        db = sqlite3.connect(f"file:{path}?{options}", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("SELECT COUNT(*) FROM namespaces").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+    raise sqlite3.OperationalError("unable to open the database read-only")
+
+
 @dataclass(frozen=True)
 class NamespaceInfo:
     namespace: str
@@ -68,77 +86,150 @@ class NamespaceInfo:
 class FeatureCache:
     """Key -> (meta, bytes) entries grouped by component namespace."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, read_only: bool = False) -> None:
         self.root = Path(root) if root else default_cache_dir()
+        self.path = self.root / CACHE_FILE
+        self._lock = threading.RLock()
+        self._overlay: dict[str, dict[str, tuple[dict, bytes]]] = {}  # entries kept in memory when read-only
+        self.read_only = read_only or (self.path.exists() and not os.access(self.path, os.W_OK))
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.path = self.root / "features.sqlite"
-            self._db = connect(self.path)
+            if self.read_only:
+                self._db = connect_read_only(self.path)
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._db = connect(self.path)
         except (OSError, sqlite3.Error) as error:
-            raise MmgenreError(
-                f"cannot open the feature cache in {self.root}: {error} "
-                "(choose another with --cache-dir or MMGENRE_CACHE)"
-            ) from None
+            raise self._problem(error, "open") from None
 
-    def namespace(self, component: Component, output: str) -> str:
-        """The namespace of one output of a component, recorded for `cache info`."""
-        name = f"{component.kind}/{component.name}/{component.fingerprint()}/{output}"
-        self._db.execute(
-            "INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?, ?, ?, ?)",
-            (name, component.kind, component.name, output, json.dumps(component.identity()), time.time()),
+    def _problem(self, error: Exception, doing: str) -> MmgenreError:
+        text = str(error)
+        if isinstance(error, sqlite3.DatabaseError) and any(
+            word in text for word in ("malformed", "not a database", "corrupt", "disk image")
+        ):
+            return MmgenreError(
+                f"the feature cache {self.path} is damaged ({text}): check it with `mmgenre cache check`, "
+                "then start afresh with `mmgenre cache clear --yes` (cached features are recomputed as needed)"
+            )
+        if "readonly" in text or "read-only" in text:
+            return MmgenreError(
+                f"the feature cache {self.path} is read-only ({text}): make it writable, or choose another "
+                "with --cache-dir or MMGENRE_CACHE"
+            )
+        return MmgenreError(
+            f"cannot {doing} the feature cache in {self.root}: {text} (choose another with --cache-dir or MMGENRE_CACHE)"
         )
-        return name
+
+    def _run(self, doing: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return work(self._db)
+            except sqlite3.Error as error:
+                raise self._problem(error, doing) from None
+
+    def register(self, namespace: Namespace) -> str:
+        """Record a namespace (for `cache info`); returns its name."""
+        if self.read_only:
+            return namespace.name
+        row = (namespace.name, namespace.kind, namespace.component, namespace.output)
+        self._run(
+            "write",
+            lambda db: db.execute(
+                "INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?, ?, ?, ?)",
+                (*row, json.dumps(namespace.identity), time.time()),
+            ),
+        )
+        return namespace.name
+
+    def namespace(self, component, output: str) -> str:
+        """The namespace of one output of a component, recorded."""
+        return self.register(Namespace.of(component, output))
 
     def get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, tuple[dict, bytes]]:
-        found = {}
         keys = list(dict.fromkeys(keys))
-        for start in range(0, len(keys), SQL_VARIABLES):
-            chunk = keys[start : start + SQL_VARIABLES]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, meta, data FROM entries WHERE namespace = ? AND key IN ({marks})",
-                (namespace, *chunk),
-            )
-            for key, meta, data in rows:
-                found[key] = (json.loads(meta), data)
+        overlay = self._overlay.get(namespace, {})
+        found = {key: overlay[key] for key in keys if key in overlay}
+
+        def select(db: sqlite3.Connection) -> None:
+            for chunk in batched([k for k in keys if k not in found], SQL_VARIABLES):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT key, meta, data FROM entries WHERE namespace = ? AND key IN ({marks})", (namespace, *chunk)
+                )
+                for key, meta, data in rows:
+                    found[key] = (json.loads(meta), data)
+
+        self._run("read", select)
         return found
 
     def missing(self, namespace: str, keys: Iterable[str]) -> list[str]:
         keys = list(dict.fromkeys(keys))
-        present: set[str] = set()
-        for start in range(0, len(keys), SQL_VARIABLES):
-            chunk = keys[start : start + SQL_VARIABLES]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key FROM entries WHERE namespace = ? AND key IN ({marks})", (namespace, *chunk)
-            )
-            present.update(key for (key,) in rows)
+        present = set(self._overlay.get(namespace, {})) & set(keys)
+
+        def select(db: sqlite3.Connection) -> None:
+            for chunk in batched([k for k in keys if k not in present], SQL_VARIABLES):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT key FROM entries WHERE namespace = ? AND key IN ({marks})", (namespace, *chunk)
+                )
+                present.update(key for (key,) in rows)
+
+        self._run("read", select)
         return [key for key in keys if key not in present]
 
-    def put_many(self, namespace: str, items: Iterable[tuple[str, dict, bytes]]) -> None:
+    def put_many(self, namespace: str, items: Iterable[Entry]) -> None:
         """Write entries in one transaction: all of them land, or none."""
-        rows = [(namespace, key, json.dumps(meta), data) for key, meta, data in items]
-        if not rows:
+        items = list(items)
+        if self.read_only:
+            self._overlay.setdefault(namespace, {}).update({key: (meta, data) for key, meta, data in items})
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        rows = [(namespace, key, json.dumps(meta), data) for key, meta, data in items]
+        if rows:
+            insert = "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)"
+            self._run("write", lambda db: transaction(db, lambda: db.executemany(insert, rows)))
+
+    def namespaces(self) -> list[Namespace]:
+        query = "SELECT namespace, kind, name, output, identity FROM namespaces"
+        rows = self._run("read", lambda db: db.execute(query).fetchall())
+        return [
+            Namespace(name, kind, component, output, json.loads(identity))
+            for name, kind, component, output, identity in rows
+        ]
+
+    def entries(self, namespace: str, chunk: int = 1000) -> Iterator[list[tuple[str, dict, bytes]]]:
+        """Every entry of a namespace, in chunks (for export)."""
+        after = ""
+        while True:
+            rows = self._run(
+                "read",
+                lambda db: db.execute(
+                    "SELECT key, meta, data FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?",
+                    (namespace, after, chunk),
+                ).fetchall(),
+            )
+            if not rows:
+                return
+            yield [(key, json.loads(meta), data) for key, meta, data in rows]
+            after = rows[-1][0]
 
     def info(self) -> list[NamespaceInfo]:
-        rows = self._db.execute(
-            "SELECT n.namespace, n.kind, n.name, n.output, n.identity, COUNT(e.key), "
-            "COALESCE(SUM(LENGTH(e.data) + LENGTH(e.meta)), 0) "
-            "FROM namespaces n LEFT JOIN entries e ON e.namespace = n.namespace "
-            "GROUP BY n.namespace ORDER BY n.kind, n.name"
+        rows = self._run(
+            "read",
+            lambda db: db.execute(
+                "SELECT n.namespace, n.kind, n.name, n.output, n.identity, COUNT(e.key), "
+                "COALESCE(SUM(LENGTH(e.data) + LENGTH(e.meta)), 0) "
+                "FROM namespaces n LEFT JOIN entries e ON e.namespace = n.namespace "
+                "GROUP BY n.namespace ORDER BY n.kind, n.name"
+            ).fetchall(),
         )
         return [
             NamespaceInfo(ns, kind, name, output, json.loads(identity), n, size)
             for ns, kind, name, output, identity, n, size in rows
         ]
+
+    def check(self) -> str:
+        """SQLite's quick_check: 'ok', or what is damaged."""
+        rows = self._run("check", lambda db: db.execute("PRAGMA quick_check").fetchall())
+        return "\n".join(str(row[0]) for row in rows)
 
     def clear(self, kind: str | None = None, name: str | None = None) -> int:
         """Delete the entries of matching namespaces (all by default); returns how many were deleted."""
@@ -151,28 +242,42 @@ class FeatureCache:
             args.append(name)
         condition = " AND ".join(where) or "1"
         selected = f"SELECT namespace FROM namespaces WHERE {condition}"
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            deleted = self._db.execute(f"DELETE FROM entries WHERE namespace IN ({selected})", args).rowcount
-            self._db.execute(f"DELETE FROM namespaces WHERE {condition}", args)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("VACUUM")
-        return deleted
+
+        def delete(db: sqlite3.Connection) -> int:
+            def both() -> int:
+                deleted = db.execute(f"DELETE FROM entries WHERE namespace IN ({selected})", args).rowcount
+                db.execute(f"DELETE FROM namespaces WHERE {condition}", args)
+                return deleted
+
+            deleted = transaction(db, both)
+            db.execute("VACUUM")
+            return deleted
+
+        return self._run("clear", delete)
 
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.glob("features.sqlite*") if p.is_file())
+        return sum(p.stat().st_size for p in self.root.glob(f"{CACHE_FILE}*") if p.is_file())
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> FeatureCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+        db.execute("COMMIT")
+        return result
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def batched(items: list, size: int) -> Iterator[list]:

@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from mmgenre.components import Encoded, ImageEncoder
-from mmgenre.data.images import BadImage, read_bytes
+from mmgenre.data.images import BadImage
 from mmgenre.features.sources import ImageOptions, Source
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -42,7 +42,7 @@ class _Posters(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            data = read_bytes(self.sources[index].path)
+            data = self.sources[index].read(self.options.max_bytes)
             if (index * GOLDEN) % 1 < self.gpu_share and self._gpu_decodable(data):
                 return index, "jpeg", data
             return index, "pixels", self.encoder.preprocess(self.options.decode(data))
@@ -137,7 +137,7 @@ def _prepare(
 def decode_problem(source: Source, options: ImageOptions) -> BadImage:
     """Why a JPEG the GPU decoder refused is bad, in PIL's words when PIL refuses it too."""
     try:
-        options.load(source.path)
+        options.load(source)
     except BadImage as error:
         return error
     return BadImage("corrupt or truncated image", "the GPU JPEG decoder refused it")

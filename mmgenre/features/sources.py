@@ -1,21 +1,22 @@
-"""The posters a pipeline run reads: each file's content key, and how its image is decoded."""
+"""The posters a pipeline run reads: each file's (or upload's) content key, and how its image is decoded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmgenre.data.images import BadImage, content_hash, decode_image, read_bytes
+from mmgenre.data.images import MAX_FILE_BYTES, BadImage, content_hash, decode_image, read_bytes
 from mmgenre.data.skips import SkipLog
 
 
 @dataclass(frozen=True)
 class ImageOptions:
-    """How images are decoded; `resize_to` (a width) is part of every content key it touches."""
+    """How images are read and decoded; `resize_to` (a width) is part of every content key it touches."""
 
     min_side: int = 32
     max_pixels: int = 50_000_000
     resize_to: int | None = None
+    max_bytes: int = MAX_FILE_BYTES
 
     def key_suffix(self) -> str:
         return f"@w{self.resize_to}" if self.resize_to else ""
@@ -23,27 +24,47 @@ class ImageOptions:
     def decode(self, data: bytes):
         return decode_image(data, self.min_side, self.max_pixels, self.resize_to)
 
-    def load(self, path: Path):
-        return self.decode(read_bytes(path))
+    def load(self, source: Source):
+        return self.decode(source.read(self.max_bytes))
 
 
 @dataclass(frozen=True)
 class Source:
-    """One poster file and the cache key of its (possibly resized) content."""
+    """One poster, a file or bytes already in memory (an upload), and the cache key of its content."""
 
-    path: Path
     key: str
+    path: Path | None = None
+    data: bytes | None = None
+    name: str = ""  # how the poster is called in messages: its path, or an upload's file name
+
+    def read(self, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return read_bytes(self.path, max_bytes)
+
+    def __str__(self) -> str:
+        return self.name or str(self.path)
 
 
-def hash_sources(paths: list[Path], options: ImageOptions, skips: SkipLog) -> list[Source | None]:
-    """Content keys of the files (None for files that can't be read, which are logged in `skips`)."""
+def poster_source(item: Path | tuple[str, bytes], options: ImageOptions) -> Source:
+    """The source of a file path or an upload (name, bytes); raises BadImage when it can't be read."""
+    if isinstance(item, tuple):
+        name, data = item
+        if len(data) > options.max_bytes:
+            raise BadImage("file too large", f"{len(data) / 2**20:.1f} MB, limit {options.max_bytes / 2**20:g} MB")
+        return Source(content_hash(data) + options.key_suffix(), data=data, name=name)
+    data = read_bytes(item, options.max_bytes)
+    return Source(content_hash(data) + options.key_suffix(), path=item, name=str(item))
+
+
+def hash_sources(items: list, options: ImageOptions, skips: SkipLog) -> list[Source | None]:
+    """Content keys of the posters (None for those that can't be read, which are logged in `skips`)."""
     sources: list[Source | None] = []
-    for path in paths:
+    for item in items:
         try:
-            data = read_bytes(path)
+            sources.append(poster_source(item, options))
         except BadImage as error:
-            skips.skip(str(path), error.category, error.detail)
+            skips.skip(item[0] if isinstance(item, tuple) else str(item), error.category, error.detail)
             sources.append(None)
-            continue
-        sources.append(Source(path, content_hash(data) + options.key_suffix()))
     return sources
