@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,15 +13,18 @@ from typing import Any
 
 import numpy as np
 
+from mmgenre.data.dataset import PosterDataset
 from mmgenre.errors import RecipeError
+from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import format_p, paired_bootstrap
 from mmgenre.features.cache import FeatureCache
+from mmgenre.output_folders import claim_output_folder
 from mmgenre.recipe import load_recipe, parse_override
 from mmgenre.training.run_folder import RunFolder
 from mmgenre.training.train import train
 
 log = logging.getLogger("mmgenre")
-TABLE_METRICS = ("macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map")
+MARKER = ".mmgenre-ablation"
 
 
 @dataclass
@@ -36,7 +40,9 @@ class Variant:
 
     @property
     def slug(self) -> str:
-        return "_".join(f"{key.split('.')[0]}-{value}" for key, value in self.settings.items()) or "base"
+        """A folder name: `fusion-concat_loss-bce`; characters a file name should not hold become '-'."""
+        parts = (f"{key.split('.')[0]}-{value}" for key, value in self.settings.items())
+        return re.sub(r"[^\w.=+-]+", "-", "_".join(parts)).strip("-")[:120] or "base"
 
 
 def parse_variations(vary: list[str]) -> list[dict[str, str]]:
@@ -53,7 +59,7 @@ def parse_variations(vary: list[str]) -> list[dict[str, str]]:
 
 def run_ablation(
     recipe_ref: str | None,
-    data_dir: str | Path,
+    dataset: PosterDataset,
     cache: FeatureCache,
     vary: list[str],
     seeds: list[int],
@@ -68,30 +74,30 @@ def run_ablation(
     }  # validate every variant before training any
     name = next(iter(recipes.values())).spec.name or "recipe"
     folder = Path(out or Path("runs") / f"ablate-{name}-{datetime.now():%Y%m%d-%H%M%S}")
+    claim_output_folder(folder, MARKER)
     for variant in variants:
         for seed in seeds:
             log.info("ablation: %s, seed %d", variant.name, seed)
             recipe = load_recipe(
                 recipe_ref, overrides + [f"{k}={v}" for k, v in variant.settings.items()] + [f"train.seed={seed}"]
             )
-            variant.runs.append(trained_run(recipe, data_dir, cache, folder / f"{variant.slug}-seed{seed}", limit))
+            variant.runs.append(trained_run(recipe, dataset, cache, folder / f"{variant.slug}-seed{seed}", limit))
     comparison = compare(variants, seeds)
-    folder.mkdir(parents=True, exist_ok=True)
     (folder / "ablation.json").write_text(json.dumps(comparison, indent=2))
     (folder / "ablation.md").write_text(markdown_table(comparison))
     return folder, comparison
 
 
-def trained_run(recipe, data_dir, cache: FeatureCache, path: Path, limit: int | None) -> RunFolder:
+def trained_run(recipe, dataset: PosterDataset, cache: FeatureCache, path: Path, limit: int | None) -> RunFolder:
     """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
     run = RunFolder(path)
-    done = (path / "model.safetensors").is_file() and (path / "recipe.yaml").is_file()
+    done = all((path / name).is_file() for name in ("model.safetensors", "recipe.yaml", "run.json"))
     if done and (path / "recipe.yaml").read_text() == recipe.to_yaml():
         info = run.info()
-        if (info.data, info.limit) == (str(Path(data_dir).resolve()), limit):
+        if (info.data, info.limit) == (dataset.reference, limit):
             log.info("ablation: reusing the finished run %s", path)
             return run
-    return train(recipe, data_dir, cache, path, limit=limit)
+    return train(recipe, dataset, cache, path, limit=limit, overwrite=True)
 
 
 def compare(variants: list[Variant], seeds: list[int]) -> dict:
@@ -104,7 +110,7 @@ def compare(variants: list[Variant], seeds: list[int]) -> dict:
             "settings": variant.settings,
             "runs": [str(r.path) for r in variant.runs],
         }
-        for metric in TABLE_METRICS:
+        for metric in HEADLINE:
             values = [t[metric] for t in tests]
             row[metric] = {
                 "mean": float(np.mean(values)),
@@ -146,16 +152,16 @@ def versus(variant: Variant, reference: Variant):
 def markdown_table(comparison: dict) -> str:
     seeds = comparison["seeds"]
     spread = len(seeds) > 1
-    header = "| variant | " + " | ".join(TABLE_METRICS) + " | macro-F1 vs first row (95% CI), p |"
+    header = "| variant | " + " | ".join(HEADLINE) + " | macro-F1 vs first row (95% CI), p |"
     lines = [
         f"Test split; mean{' ± std' if spread else ''} over seeds {', '.join(map(str, seeds))}; best macro-F1 "
         f"in bold. Differences: paired bootstrap over the same test posters.",
         "",
         header,
-        "|" + " --- |" * (len(TABLE_METRICS) + 2),
+        "|" + " --- |" * (len(HEADLINE) + 2),
     ]
     for row in comparison["variants"]:
-        cells = [f"{row[m]['mean']:.4f}" + (f" ± {row[m]['std']:.4f}" if spread else "") for m in TABLE_METRICS]
+        cells = [f"{row[m]['mean']:.4f}" + (f" ± {row[m]['std']:.4f}" if spread else "") for m in HEADLINE]
         if row["variant"] == comparison["best"]:
             cells[0] = f"**{cells[0]}**"
         c = row.get("vs_first")

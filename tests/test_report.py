@@ -29,7 +29,7 @@ def report(cli, tiny_run, session_cache, tmp_path_factory):
 def _data(run):
     import json
 
-    return json.loads((run / "run.json").read_text())["data"]
+    return json.loads((run / "run.json").read_text())["data"]["params"]["path"]
 
 
 def test_every_referenced_figure_exists_and_is_a_valid_png(report):

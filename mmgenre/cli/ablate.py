@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, print_json, set_option, training_limit_option
+from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, set_option
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -27,11 +27,11 @@ def parse_seeds(text: str) -> list[int]:
 @set_option
 @cache_option
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the runs and the comparison.")
-@training_limit_option
+@limit_option
 @json_option
 def ablate_command(
     recipe: str | None,
-    data_dir: str,
+    data_dir: str | None,
     vary: tuple[str, ...],
     seeds: str,
     overrides: tuple[str, ...],
@@ -43,10 +43,15 @@ def ablate_command(
     """Train every combination of --vary values on --data (features are computed once) and compare them."""
     from mmgenre.ablation import run_ablation
     from mmgenre.features.cache import FeatureCache
+    from mmgenre.recipe import load_recipe
+    from mmgenre.registry import Registry
 
+    registry = Registry.from_entry_points()
+    base = load_recipe(recipe, list(overrides), registry)
+    dataset = open_data(data_dir, base, registry)
     with FeatureCache(cache_dir) as cache:
         folder, comparison = run_ablation(
-            recipe, data_dir, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit=limit
+            recipe, dataset, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit=limit
         )
     if as_json:
         print_json({"folder": str(folder), **comparison})

@@ -1,4 +1,4 @@
-"""`mmgenre bench ocr`: compare OCR engines on the same posters."""
+"""`mmgenre bench ocr`: compare OCR engines, and settings of one engine, on the same posters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, print_json, print_table
+from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, print_table
 
 
 @click.group("bench")
@@ -17,11 +17,17 @@ def bench_group() -> None:
 @bench_group.command("ocr")
 @click.option(
     "--engines",
-    required=True,
+    default="",
     help="Comma-separated engines, each NAME or NAME:param=value (e.g. tesseract:psm=3,tesseract:psm=11,rapidocr).",
 )
+@click.option(
+    "--sweep",
+    multiple=True,
+    metavar="ENGINE:PARAM=V1,V2",
+    help="Also run ENGINE with PARAM at each value (repeatable), e.g. rapidocr:det_side=320,416,736.",
+)
 @data_option
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N posters.")
+@limit_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
 @click.option("--downstream", metavar="RECIPE", help="Also train RECIPE's text-only model on each engine's text.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True)
@@ -29,7 +35,8 @@ def bench_group() -> None:
 @json_option
 def bench_ocr_command(
     engines: str,
-    data_dir: str,
+    sweep: tuple[str, ...],
+    data_dir: str | None,
     limit: int | None,
     workers: int | None,
     downstream: str | None,
@@ -38,18 +45,21 @@ def bench_ocr_command(
     as_json: bool,
 ) -> None:
     """Speed, title-word recall, title CER and empty reads of OCR engines on the same posters."""
-    from mmgenre.bench.ocr_bench import bench_ocr, write_report
+    from mmgenre.bench.ocr_bench import bench_ocr, downstream_scores, sweep_specs, write_report
     from mmgenre.features.cache import FeatureCache
+    from mmgenre.recipe import load_recipe
+    from mmgenre.registry import Registry
 
+    specs = [e.strip() for e in engines.split(",") if e.strip()] + [s for text in sweep for s in sweep_specs(text)]
+    if not specs:
+        raise click.UsageError("give --engines or --sweep")
+    registry = Registry.from_entry_points()
+    recipe = load_recipe(downstream or "paper-offline", [], registry)
+    dataset = open_data(data_dir, recipe, registry)
     with FeatureCache(cache_dir) as cache:
-        report = bench_ocr(
-            [e for e in engines.split(",") if e.strip()],
-            data_dir,
-            cache,
-            limit=limit,
-            workers=workers,
-            downstream=downstream,
-        )
+        report = bench_ocr(list(dict.fromkeys(specs)), dataset, cache, registry, limit=limit, workers=workers)
+        if downstream:
+            report["downstream"] = downstream_scores(downstream, report, dataset, cache, registry, limit)
     json_path, chart = write_report(report, Path(out))
     if as_json:
         print_json(report)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, print_json, set_option
+from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, set_option
 
 
 @click.command("features")
@@ -15,12 +15,12 @@ from mmgenre.cli.options import cache_option, data_option, json_option, print_js
 @data_option
 @set_option
 @cache_option
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N posters of the dataset.")
+@limit_option
 @click.option("--resize-to", type=click.IntRange(min=16), help="Downscale posters to this width first.")
 @json_option
 def features(
     recipe: str | None,
-    data_dir: str,
+    data_dir: str | None,
     overrides: tuple[str, ...],
     cache_dir: str | None,
     limit: int | None,
@@ -28,14 +28,17 @@ def features(
     as_json: bool,
 ) -> None:
     """Compute (or reuse) the OCR text and embeddings RECIPE needs for every poster in --data."""
-    from mmgenre.data.dataset import load_dataset
+    from mmgenre.errors import MmgenreError
     from mmgenre.features.cache import FeatureCache
     from mmgenre.features.pipeline import extract_features
     from mmgenre.recipe import load_recipe
+    from mmgenre.registry import Registry
 
-    resolved = load_recipe(recipe, list(overrides))
-    dataset = load_dataset(data_dir, resolved.labels)
+    registry = Registry.from_entry_points()
+    resolved = load_recipe(recipe, list(overrides), registry)
+    dataset = open_data(data_dir, resolved, registry)
     posters = dataset.posters[:limit] if limit else dataset.posters
+    rows = dataset.rows - (len(dataset.posters) - len(posters))  # the rows this run looked at
     started = time.perf_counter()
     with FeatureCache(cache_dir) as cache:
         featureset = extract_features(
@@ -54,19 +57,21 @@ def features(
         }
     if as_json:
         print_json(summary)
-        return
-    click.echo(
-        f"{summary['with_features']:,} of {len(posters):,} posters have features "
-        f"({seconds:.1f} s, {summary['posters_per_second']} posters/s); cache: {summary['cache']}"
-    )
-    for name, shape in summary["features"].items():
-        click.echo(f"  {name}: {tuple(shape)}")
-    click.echo(
-        "computed now (the rest came from the cache): "
-        + ", ".join(f"{stage} {n:,}" for stage, n in featureset.computed.items())
-    )
+    else:
+        click.echo(
+            f"{summary['with_features']:,} of {len(posters):,} posters have features "
+            f"({seconds:.1f} s, {summary['posters_per_second']} posters/s); cache: {summary['cache']}"
+        )
+        for name, shape in summary["features"].items():
+            click.echo(f"  {name}: {tuple(shape)}")
+        click.echo(
+            "computed now (the rest came from the cache): "
+            + ", ".join(f"{stage} {n:,}" for stage, n in featureset.computed.items())
+        )
     if dataset.skips:
-        click.echo(dataset.skips.summary(len(dataset.posters) + len(dataset.skips), "rows/posters"))
+        click.echo(dataset.skips.summary(rows, "rows"), err=True)
+    if not len(featureset):
+        raise MmgenreError(f"no poster of {dataset.location} got features ({dataset.skips.summary(rows, 'rows')})")
 
 
 COMMANDS = [features]

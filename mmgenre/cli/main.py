@@ -49,15 +49,24 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def setup_logging() -> None:
-    """Warnings and progress notes from the library go to stderr as `WARNING: ...` lines."""
+    """Warnings and progress notes from the library go to stderr as `WARNING: ...` lines; MMGENRE_LOG sets
+    the level."""
+    level = os.environ.get("MMGENRE_LOG", "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise MmgenreError(
+            f"MMGENRE_LOG={os.environ['MMGENRE_LOG']!r} is not a log level: use one of {', '.join(LOG_LEVELS)}"
+        )
     logger = logging.getLogger("mmgenre")
     if not logger.handlers:
         handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
-    logger.setLevel(os.environ.get("MMGENRE_LOG", "INFO").upper())
+    logger.setLevel(level)
 
 
 def register_commands() -> None:

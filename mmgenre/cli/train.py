@@ -10,13 +10,15 @@ from mmgenre.cli.options import (
     cache_option,
     data_option,
     json_option,
+    limit_option,
+    open_data,
+    overwrite_option,
     print_json,
     print_table,
     set_option,
-    training_limit_option,
 )
-
-HEADLINE = ["macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"]
+from mmgenre.evaluation.headline import HEADLINE
+from mmgenre.evaluation.slices import SLICERS
 
 
 def metric_rows(metrics: dict) -> list[dict]:
@@ -47,25 +49,33 @@ def genre_rows(per_genre: dict) -> list[dict]:
 @set_option
 @cache_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/NAME-TIMESTAMP].")
-@training_limit_option
+@limit_option
+@overwrite_option
 @json_option
 def train_command(
     recipe: str | None,
-    data_dir: str,
+    data_dir: str | None,
     overrides: tuple[str, ...],
     cache_dir: str | None,
     out: str | None,
     limit: int | None,
+    overwrite: bool,
     as_json: bool,
 ) -> None:
     """Train RECIPE (default: paper) on --data; writes a run folder with weights, recipe and metrics."""
     from mmgenre.features.cache import FeatureCache
     from mmgenre.recipe import load_recipe
+    from mmgenre.registry import Registry
+    from mmgenre.training.run_folder import RunFolder
     from mmgenre.training.train import train
 
-    resolved = load_recipe(recipe, list(overrides))
+    registry = Registry.from_entry_points()
+    resolved = load_recipe(recipe, list(overrides), registry)
+    if out is not None:
+        RunFolder(out).check_target(overwrite)  # before the dataset is even read
+    dataset = open_data(data_dir, resolved, registry)
     with FeatureCache(cache_dir) as cache:
-        run = train(resolved, data_dir, cache, out, limit=limit)
+        run = train(resolved, dataset, cache, out, limit=limit, overwrite=overwrite)
     metrics = run.metrics()
     if as_json:
         print_json({"run": str(run.path), **metrics})
@@ -77,6 +87,11 @@ def train_command(
             print_table(metric_rows({**metrics[split], "references": metrics[split].get("references", {})}))
 
 
+device_option = click.option(
+    "--device", default="cpu", show_default=True, help="Where the encoders and head run: cpu, cuda, cuda:1, auto."
+)
+
+
 @click.command("eval")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @data_option
@@ -84,29 +99,34 @@ def train_command(
 @click.option("--split", type=click.Choice(["test", "val", "train", "all"]), default="test", show_default=True)
 @click.option("--resize-to", type=click.IntRange(min=16), help="Evaluate on posters downscaled to this width.")
 @click.option(
-    "--by",
-    "slice_by",
-    type=click.Choice(["decade", "resolution", "language", "n_genres"]),
-    help="Also report metrics per slice of the posters.",
+    "--by", "slice_by", type=click.Choice(sorted(SLICERS)), help="Also report metrics per slice of the posters."
 )
+@device_option
 @json_option
 def eval_command(
     run: str,
-    data_dir: str,
+    data_dir: str | None,
     cache_dir: str | None,
     split: str,
     resize_to: int | None,
     slice_by: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
-    """Evaluate a trained RUN folder on --data (any folder in the dataset format)."""
+    """Evaluate a trained RUN on --data (default: the data it was trained on)."""
     from mmgenre.evaluation.evaluate import evaluate_run
     from mmgenre.evaluation.slices import slice_metrics
     from mmgenre.features.cache import FeatureCache
+    from mmgenre.predictor import Predictor
+    from mmgenre.registry import Registry
     from mmgenre.training.run_folder import RunFolder
 
-    with FeatureCache(cache_dir) as cache:
-        evaluation = evaluate_run(run, data_dir, cache, split=split, resize_to=resize_to)
+    registry = Registry.from_entry_points()
+    with (
+        FeatureCache(cache_dir) as cache,
+        Predictor.load(run, device=device, store=cache, registry=registry) as predictor,
+    ):
+        evaluation = evaluate_run(predictor, data_dir, registry, split=split, resize_to=resize_to)
     metrics = evaluation.metrics
     if slice_by:
         metrics["slices"] = {"by": slice_by, "groups": slice_metrics(evaluation, slice_by)}
@@ -115,7 +135,7 @@ def eval_command(
     if as_json:
         print_json(metrics)
         return
-    click.echo(f"{run} on {data_dir} ({split} split, {metrics['posters']} posters):")
+    click.echo(f"{run} on {data_dir or 'its training data'} ({split} split, {metrics['posters']} posters):")
     print_table(metric_rows(metrics))
     click.echo("\nper genre (tuned thresholds):")
     print_table(genre_rows(metrics["tuned"]["per_genre"]))
@@ -127,24 +147,60 @@ def eval_command(
 
 @click.command("predict")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.argument("posters", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("posters", nargs=-1)
+@click.option(
+    "--data", "data", help="A folder of posters (searched recursively) or a list file (.txt, or .csv with `file`)."
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Write predictions to a .csv or .jsonl file (a rerun resumes)."
+)
 @cache_option
+@device_option
 @json_option
-def predict_command(run: str, posters: tuple[str, ...], cache_dir: str | None, as_json: bool) -> None:
-    """Predict the genres of POSTER files with a trained RUN."""
+def predict_command(
+    run: str,
+    posters: tuple[str, ...],
+    data: str | None,
+    out: str | None,
+    cache_dir: str | None,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Predict the genres of POSTERS (files), or of every poster in --data, with a trained RUN."""
+    from mmgenre.batch_prediction import poster_files, predict_to_file
+    from mmgenre.data.skips import SkipLog
+    from mmgenre.errors import MmgenreError
     from mmgenre.features.cache import FeatureCache
-    from mmgenre.prediction import predict_files
+    from mmgenre.features.ocr_stage import default_workers
+    from mmgenre.predictor import Predictor
 
-    with FeatureCache(cache_dir) as cache:
-        results, skips = predict_files(run, [Path(p) for p in posters], cache)
+    files = [Path(p) for p in posters] + (poster_files(Path(data)) if data else [])
+    if not files:
+        raise click.UsageError("give POSTERS or --data")
+    workers = default_workers() if len(files) > 8 else 1
+    with (
+        FeatureCache(cache_dir) as cache,
+        Predictor.load(run, device=device, store=cache, ocr_workers=workers) as predictor,
+    ):
+        if out:
+            summary = predict_to_file(predictor, files, Path(out))
+            report, skips, done = summary.to_json(), summary.skips, summary.predicted + summary.already_done
+        else:
+            skips = SkipLog()
+            results = predictor.predict(files, skips)
+            report, done = {"predictions": [r.to_json() for r in results]}, len(results)
     if as_json:
-        print_json({"predictions": results, "skipped": [vars(s) for s in skips.skips]})
-        return
-    for result in results:
-        top = ", ".join(f"{g} {s:.2f}" for g, s in list(result["scores"].items())[:5])
-        click.echo(f"{result['file']}: {', '.join(result['genres'])}   (top scores: {top})")
+        print_json({**report, "skipped": [vars(s) for s in skips.skips]})
+    elif out:
+        click.echo(f"{out}: {summary.predicted:,} predicted now, {summary.already_done:,} already there")
+    else:
+        for result in results:
+            top = ", ".join(f"{g} {s:.2f}" for g, s in list(result.scores.items())[:5])
+            click.echo(f"{result.file}: {', '.join(result.genres)}   (top scores: {top})")
     if skips:
-        click.echo(skips.summary(len(posters)), err=True)
+        click.echo(skips.summary(len(files)), err=True)
+    if done == 0:
+        raise MmgenreError(f"none of the {len(files)} posters could be used ({skips.summary(len(files))})")
 
 
 COMMANDS = [train_command, eval_command, predict_command]

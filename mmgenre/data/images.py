@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -25,15 +28,42 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def read_bytes(path: Path) -> bytes:
+MAX_FILE_BYTES = 50 * 2**20  # larger poster files are refused before they are read
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # http://, s3://... (a Path keeps one slash of the two)
+
+
+def file_problem(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> BadImage | None:
+    """Why a poster path can't be read, checked with `stat` before anything is opened; None when it can."""
+    if URL.match(str(path)):
+        return BadImage("not a local file", "URLs are not supported: download the poster first")
     try:
-        return path.read_bytes()
+        info = os.stat(path)
     except FileNotFoundError:
-        raise BadImage("missing file") from None
-    except IsADirectoryError:
-        raise BadImage("not a file", "a directory") from None
+        return BadImage("missing file")
+    except OSError as error:  # a name too long for the filesystem, a permission denied on a folder above...
+        return BadImage("unreadable file", error.strerror or str(error))
+    if stat.S_ISDIR(info.st_mode):
+        return BadImage("not a file", "a directory")
+    if not stat.S_ISREG(info.st_mode):
+        return BadImage("not a regular file", "a pipe, socket or device")
+    if info.st_size > max_bytes:
+        return BadImage("file too large", f"{info.st_size / 2**20:.1f} MB, limit {max_bytes / 2**20:g} MB")
+    return None
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's bytes, at most `max_bytes` of them (a file that grows while read is refused too)."""
+    problem = file_problem(path, max_bytes)
+    if problem is not None:
+        raise problem
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as error:
         raise BadImage("unreadable file", error.strerror or str(error)) from None
+    if len(data) > max_bytes:
+        raise BadImage("file too large", f"more than {max_bytes / 2**20:g} MB")
+    return data
 
 
 def decode_image(

@@ -23,7 +23,10 @@ class SkipLog:
     skips: list[Skip] = field(default_factory=list)
 
     def skip(self, where: str, category: str, detail: str = "", expected: bool = False) -> None:
-        """Record a skip; `expected` ones (a filter doing its job, not bad input) are only counted."""
+        """Record a skip (once per input and reason, however many stages hit it); `expected` ones (a filter
+        doing its job, not bad input) are only counted."""
+        if any(s.where == where and s.category == category for s in self.skips):
+            return
         self.skips.append(Skip(where, category, detail))
         level = logging.DEBUG if expected else logging.WARNING
         log.log(level, "%s: %s%s, skipped", where, category, f" ({detail})" if detail else "")

@@ -1,20 +1,18 @@
-"""`eval`: score a trained run on any dataset folder, beside trivial references on the same posters."""
+"""`eval`: score a trained run on any dataset, beside trivial references on the same posters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from mmgenre.data.dataset import Poster, PosterDataset, load_dataset
-from mmgenre.data.splits import split_ids
+from mmgenre.data.dataset import Poster, PosterDataset, genre_matrix
+from mmgenre.data.sources import open_dataset
+from mmgenre.data.splits import chosen_ids
 from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
-from mmgenre.features.cache import FeatureCache
-from mmgenre.training.model_io import TrainedModel, load_trained
-from mmgenre.training.prepared import prepare
-from mmgenre.training.scoring import predict_scores
+from mmgenre.predictor import Predictor
+from mmgenre.training.model_io import TrainedModel
 
 
 @dataclass
@@ -30,43 +28,41 @@ class Evaluation:
 
 
 def split_poster_ids(trained: TrainedModel, dataset: PosterDataset, split: str) -> list[str] | None:
-    """The run's own split on its training folder; the recipe's split of any other folder; None for all."""
+    """The run's own split on its training data; the recipe's split (and filters) of other data; None for all."""
     if split == "all":
         return None
-    if Path(trained.info.data) == dataset.root.resolve():
+    if dataset.reference == trained.info.data:
         return trained.info.splits[split]
-    return split_ids(dataset, trained.recipe.spec.data.split)[split]
+    return chosen_ids(dataset, trained.recipe.spec.data, trained.recipe.source)[split]
 
 
 def evaluate_run(
-    run_path: str | Path,
-    data_dir: str | Path,
-    cache: FeatureCache,
+    predictor: Predictor,
+    data: str | dict | None,
+    registry,
     *,
     split: str = "test",
     resize_to: int | None = None,
     progress: bool | None = None,
 ) -> Evaluation:
-    """Metrics of a run on a split of `data_dir` (at 0.5, at tuned thresholds, and trivial references)."""
-    trained = load_trained(str(run_path))
+    """Metrics of a run on a split of `data` (at 0.5, at tuned thresholds, and trivial references)."""
+    trained = predictor.trained
     labels = trained.info.labels
-    dataset = load_dataset(data_dir, labels)
-    data = prepare(
-        trained.recipe,
-        dataset,
-        cache,
-        ids=split_poster_ids(trained, dataset, split),
-        resize_to=resize_to,
-        progress=progress,
-    )
-    scores = predict_scores(trained.model, data.features)
+    dataset = open_dataset(data if data is not None else trained.info.data, labels, registry)
+    wanted = split_poster_ids(trained, dataset, split)
+    chosen = set(wanted) if wanted is not None else None
+    candidates = [p for p in dataset.posters if chosen is None or p.id in chosen]
+    features = predictor.features([p.path for p in candidates], dataset.skips, resize_to=resize_to, progress=progress)
+    posters = [candidates[row] for row in features.rows]
+    targets = genre_matrix(posters, labels)
+    scores = predictor.scores(features)
     metrics = {
-        "run": str(run_path),
-        "data": str(data_dir),
+        "run": str(trained.run.path),
+        "data": dataset.reference or dataset.location,
         "split": split,
         "resize_to": resize_to,
-        **evaluate_scores(data.targets, scores, trained.thresholds, labels),
-        "references": reference_metrics(np.array(trained.info.train_genre_counts), data.targets, labels),
+        **evaluate_scores(targets, scores, trained.thresholds, labels),
+        "references": reference_metrics(np.array(trained.info.train_genre_counts), targets, labels),
         "skipped": dataset.skips.counts(),
     }
-    return Evaluation(metrics, trained, data.posters, data.targets, scores, data.features.texts)
+    return Evaluation(metrics, trained, posters, targets, scores, features.texts)

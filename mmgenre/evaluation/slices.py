@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from PIL import Image
 
 from mmgenre.data.dataset import Poster
-from mmgenre.evaluation.metrics import score_metrics
 
 MIN_GROUP = 20  # smaller language groups are pooled into "other"
 WIDTH_BINS = ((0, 200, "<200 px"), (200, 300, "200-299 px"), (300, 10**9, ">=300 px"))
@@ -20,6 +18,8 @@ def decade(poster: Poster) -> str:
 
 
 def resolution(poster: Poster) -> str:
+    from PIL import Image
+
     try:
         with Image.open(poster.path) as image:
             width = image.width
@@ -53,6 +53,8 @@ def slice_order(by: str, groups: list[str]):
 
 def slice_metrics(evaluation, by: str) -> list[dict]:
     """Headline metrics (tuned thresholds) for each group of posters, largest groups first."""
+    from mmgenre.evaluation.metrics import score_metrics
+
     groups = [SLICERS[by](poster) for poster in evaluation.posters]
     if by == "language":
         sizes = Counter(groups)

@@ -7,13 +7,15 @@ import html
 from datetime import datetime
 from pathlib import Path
 
+from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap
 from mmgenre.features.cache import FeatureCache
+from mmgenre.output_folders import claim_output_folder
 from mmgenre.report import figures
 from mmgenre.report.examples import example_grid
 from mmgenre.report.runs import ReportRun, load_runs
 
-HEADLINE = ("macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map")
+MARKER = ".mmgenre-report"
 
 
 def metric_table(runs: list[ReportRun]) -> tuple[list[str], list[list[str]]]:
@@ -115,7 +117,7 @@ def build_report(
     """Write index.html, report.md and the PNG figures to `out`; returns what was written."""
     runs = load_runs(run_paths)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_folder(out, MARKER)
     title = title or ("mmgenre report: " + ", ".join(r.name for r in runs))
     images = {
         "Per-genre F1": figures.genre_f1_bars(runs, out / "genre_f1.png"),

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgenre.data.dataset import load_dataset
-from mmgenre.data.images import BadImage, content_hash, load_image, read_bytes
+from mmgenre.data.images import BadImage, load_image
+from mmgenre.data.skips import SkipLog, log
+from mmgenre.data.sources import open_dataset
+from mmgenre.errors import MmgenreError
 from mmgenre.features.cache import FeatureCache
+from mmgenre.features.namespaces import feature_spaces
+from mmgenre.features.plan import read_texts
+from mmgenre.features.sources import ImageOptions, hash_sources
 from mmgenre.recipe import resolve_recipe
+from mmgenre.registry import Registry
 from mmgenre.report.figures import _save, plt
 from mmgenre.report.runs import ReportRun
 
@@ -35,31 +41,33 @@ def pick_examples(run: ReportRun) -> list[tuple[int, str]]:
     return chosen
 
 
-def ocr_texts(run: ReportRun, paths: dict[str, Path], cache: FeatureCache | None) -> dict[str, str]:
+def ocr_texts(run: ReportRun, paths: dict[str, Path], cache: FeatureCache | None, registry: Registry) -> dict[str, str]:
     """The OCR text the run's recipe read on each poster, from the cache (empty when not cached)."""
-    recipe = resolve_recipe(run.recipe, str(run.folder.path / "recipe.yaml"))
-    if recipe.ocr is None or cache is None:
+    recipe = resolve_recipe(run.recipe, str(run.folder.path / "recipe.yaml"), registry=registry)
+    ocr = feature_spaces(recipe).ocr
+    if ocr is None or cache is None:
         return {}
-    namespace = cache.namespace(recipe.ocr, "ocr")
-    keys = {}
-    for poster_id, path in paths.items():
-        try:
-            keys[poster_id] = content_hash(read_bytes(path))
-        except BadImage:
-            continue
-    found = cache.get_many(namespace, keys.values())
-    return {pid: found[key][0]["text"] for pid, key in keys.items() if key in found}
+    ids = list(paths)
+    sources = hash_sources([paths[i] for i in ids], ImageOptions(), SkipLog())
+    keys = {pid: source.key for pid, source in zip(ids, sources) if source is not None}
+    texts = read_texts(cache, ocr.name, list(keys.values()))
+    return {pid: texts[key] for pid, key in keys.items() if key in texts}
 
 
 def example_grid(run: ReportRun, path: Path, cache: FeatureCache | None) -> Path | None:
     examples = pick_examples(run)
     if not examples:
         return None
-    dataset = load_dataset(run.info.data, run.labels)
+    registry = Registry.from_entry_points()
+    try:
+        dataset = open_dataset(run.info.data, run.labels, registry)
+    except MmgenreError as error:  # the posters moved or are gone: the report goes on without pictures
+        log.warning("no example grid for %s: %s", run.name, error)
+        return None
     by_id = {p.id: p for p in dataset.posters}
     ids = [run.test.ids[row] for row, _ in examples]
     paths = {pid: by_id[pid].path for pid in ids if pid in by_id}
-    texts = ocr_texts(run, paths, cache)
+    texts = ocr_texts(run, paths, cache, registry)
     columns = PER_KIND
     rows = int(np.ceil(len(examples) / columns))
     figure, grid = plt.subplots(rows, columns, figsize=(3.4 * columns, 5.4 * rows), squeeze=False)

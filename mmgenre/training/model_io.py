@@ -1,4 +1,4 @@
-"""Rebuilding a trained head from its run folder."""
+"""Rebuilding a trained head from its run folder, checked against the components installed now."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mmgenre.components import FusionContext
+from mmgenre.components import KINDS, FusionContext
 from mmgenre.errors import RunError
 from mmgenre.recipe import ResolvedRecipe, resolve_recipe
+from mmgenre.registry import Registry
 from mmgenre.training.run_folder import RunFolder, RunInfo
 
 
@@ -22,13 +23,14 @@ class TrainedModel:
     run: RunFolder
 
 
-def load_trained(path: str, device: str = "cpu") -> TrainedModel:
+def load_trained(path: str, device: str = "cpu", registry: Registry | None = None) -> TrainedModel:
     """The recipe, weights and thresholds of a run; the weights file never runs code (safetensors)."""
     run = RunFolder(path)
     if not run.path.is_dir():
         raise RunError(f"run folder {run.path} does not exist")
     info = run.info()
-    recipe = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"))
+    recipe = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"), registry=registry)
+    check_components(run, info, recipe)
     context = FusionContext(info.labels, info.feature_dims(), recipe.image_encoder, recipe.text_encoder, device)
     model = recipe.fusion.build(context)
     try:
@@ -36,3 +38,19 @@ def load_trained(path: str, device: str = "cpu") -> TrainedModel:
     except RuntimeError as error:
         raise RunError(f"{run.path}: the weights do not fit the recipe's head: {str(error)[:300]}") from None
     return TrainedModel(recipe, model.to(device).eval(), np.array(run.thresholds()), info, run)
+
+
+def check_components(run: RunFolder, info: RunInfo, recipe: ResolvedRecipe) -> None:
+    """A component whose outputs changed since training (another version or params) is named, with both sides."""
+    for key, then in info.components.items():
+        now = recipe.provenance.get(key)
+        if now is None or now.get("fingerprint") == then.get("fingerprint"):
+            continue
+        label = KINDS[key].label if key in KINDS else key
+        raise RunError(
+            f"{run.path}: the {label} '{then.get('name')}' has changed since this run was trained: it was version "
+            f"{then.get('version')} from {then.get('package')} {then.get('package_version')} (fingerprint "
+            f"{then.get('fingerprint')}), it is now version {now['version']} from {now['package']} "
+            f"{now['package_version']} (fingerprint {now['fingerprint']}). Its features no longer match the trained "
+            "head: train again, or install the version the run was trained with"
+        )

@@ -2,16 +2,23 @@
 
 model.safetensors   weights (safetensors: loading never runs code)
 recipe.yaml         the fully resolved recipe
-run.json            labels, feature widths, dataset, split ids, timings, versions
+run.json            format version, labels, feature widths, dataset, split ids, components, timings, versions
 history.jsonl       per-epoch training and validation metrics
 thresholds.json     per-genre thresholds tuned on the validation split
 metrics.json        final metrics on the validation and test splits
 scores.npz          per-poster scores and true genres of the validation and test splits
+.mmgenre-run        marks the folder as an mmgenre run (so that only such a folder is ever replaced)
+
+A folder is only written when it is new, empty, or one of our runs replaced on purpose (`overwrite`); even
+then only the run files above are replaced: anything else in it stays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import math
 import os
 import shutil
 import tempfile
@@ -23,8 +30,13 @@ import yaml
 
 from mmgenre.components import FeatureDims
 from mmgenre.errors import RunError
+from mmgenre.output_folders import check_output_folder
 
+log = logging.getLogger("mmgenre")
 MODEL_FILE = "model.safetensors"
+MARKER = ".mmgenre-run"
+RUN_FILES = ("recipe.yaml", "history.jsonl", "thresholds.json", "metrics.json", "scores.npz", MODEL_FILE)
+RUN_FORMAT = 2  # 1: runs written before run.json had a format; 2: `data` is a dataset reference, `components`
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -44,7 +56,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 class RunInfo:
     labels: list[str]
     dims: dict
-    data: str
+    data: dict  # the dataset source: {"name": "folder", "params": {"path": "/abs/posters"}}
     splits: dict[str, list[str]]  # poster ids per split
     train_genre_counts: list[int] = field(default_factory=list)
     limit: int | None = None  # only the first N posters of `data` were used
@@ -52,9 +64,40 @@ class RunInfo:
     seconds: float = 0.0
     versions: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)
+    components: dict = field(default_factory=dict)  # recipe key -> name, plugin, package, version, fingerprint
+    format: int = RUN_FORMAT
 
     def feature_dims(self) -> FeatureDims:
         return FeatureDims(**self.dims)
+
+    @classmethod
+    def from_json(cls, data: object, where: Path) -> RunInfo:
+        """Checked: a newer format fails naming both versions; unknown keys are warned about and ignored."""
+        if not isinstance(data, dict):
+            raise RunError(f"{where} must hold a JSON object, not {type(data).__name__}")
+        written = data.get("format", 1)
+        if not isinstance(written, int) or written > RUN_FORMAT:
+            by = data.get("versions", {}).get("mmgenre", "?") if isinstance(data.get("versions"), dict) else "?"
+            from mmgenre import __version__
+
+            raise RunError(
+                f"{where} was written by mmgenre {by} in run format {written}; this mmgenre ({__version__}) "
+                f"reads formats up to {RUN_FORMAT}: upgrade mmgenre to use this run"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            log.warning("%s: ignoring unknown keys %s (written by a newer mmgenre?)", where, ", ".join(unknown))
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("data"), str):  # format 1: the resolved dataset folder
+            values["data"] = {"name": "folder", "params": {"path": values["data"]}}
+        missing = [name for name in ("labels", "dims", "data", "splits") if name not in values]
+        if missing:
+            raise RunError(f"{where} lacks the key(s) {', '.join(missing)}")
+        info = cls(**values)
+        if not (isinstance(info.labels, list) and all(isinstance(label, str) for label in info.labels)):
+            raise RunError(f"{where}: 'labels' must be a list of genre names")
+        return info
 
 
 @dataclass
@@ -66,82 +109,134 @@ class SplitScores:
     targets: np.ndarray  # (N, C)
 
 
+@dataclass
+class RunContents:
+    """What `RunFolder.save` writes."""
+
+    recipe_yaml: str
+    info: RunInfo
+    state: dict
+    history: list[dict]
+    thresholds: list[float]
+    metrics: dict
+    scores: dict[str, SplitScores]
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def save(
-        self,
-        recipe_yaml: str,
-        info: RunInfo,
-        state: dict,
-        history: list[dict],
-        thresholds: list[float],
-        metrics: dict,
-        scores: dict[str, SplitScores],
-    ) -> None:
-        """Write the run into a fresh folder, then swap it in: a crash leaves the old run or the new one."""
+    def is_ours(self) -> bool:
+        """Whether the folder holds an mmgenre run (complete or interrupted while being written)."""
+        if (self.path / MARKER).is_file():
+            return True
+        return all((self.path / name).is_file() for name in ("run.json", "recipe.yaml", MODEL_FILE))
+
+    def check_target(self, overwrite: bool = False, option: str = "--out") -> None:
+        """Refuse, before any work starts, to write where something that is not our run would be touched."""
+        check_output_folder(self.path, MARKER, option=option, overwrite=overwrite, ours=self.is_ours())
+
+    def save(self, contents: RunContents) -> None:
+        """Write every run file to a staging folder, then move them in. `run.json` goes last and is taken
+        away first, so a crash in between leaves a folder that says it is incomplete, never a mixed run."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.path, prefix=".staging-"))
+        try:
+            self._write(staging, contents)
+            (self.path / MARKER).touch()
+            (self.path / "run.json").unlink(missing_ok=True)
+            for name in RUN_FILES:
+                os.replace(staging / name, self.path / name)
+            os.replace(staging / "run.json", self.path / "run.json")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # our own staging folder
+
+    @staticmethod
+    def _write(folder: Path, c: RunContents) -> None:
         from safetensors.torch import save_file
 
-        staging = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        (staging / "recipe.yaml").write_text(recipe_yaml)
-        (staging / "run.json").write_text(json.dumps(asdict(info), indent=2))
-        (staging / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
-        (staging / "thresholds.json").write_text(json.dumps(dict(zip(info.labels, thresholds)), indent=2))
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (folder / "recipe.yaml").write_text(c.recipe_yaml)
+        (folder / "run.json").write_text(json.dumps(asdict(c.info), indent=2))
+        (folder / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in c.history))
+        (folder / "thresholds.json").write_text(json.dumps(dict(zip(c.info.labels, c.thresholds)), indent=2))
+        (folder / "metrics.json").write_text(json.dumps(c.metrics, indent=2))
         arrays = {}
-        for split, part in scores.items():
-            arrays.update(
-                {
-                    f"{split}_ids": np.array(part.ids, dtype=str),
-                    f"{split}_scores": part.scores,
-                    f"{split}_targets": part.targets,
-                }
-            )
-        np.savez_compressed(staging / "scores.npz", **arrays)  # type: ignore[arg-type]
-        save_file({k: v.contiguous() for k, v in state.items()}, str(staging / MODEL_FILE))
-        retired = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
-        if self.path.exists():
-            os.replace(self.path, retired)
-        os.replace(staging, self.path)
-        shutil.rmtree(retired, ignore_errors=True)
+        for split, part in c.scores.items():
+            arrays[f"{split}_ids"] = np.array(part.ids, dtype=str)
+            arrays[f"{split}_scores"], arrays[f"{split}_targets"] = part.scores, part.targets
+        np.savez_compressed(folder / "scores.npz", **arrays)  # type: ignore[arg-type]
+        save_file({k: v.contiguous() for k, v in c.state.items()}, str(folder / MODEL_FILE))
 
     def scores(self, split: str) -> SplitScores:
         """Saved scores of a split (arrays only: loading never unpickles objects)."""
-        with np.load(self._require("scores.npz"), allow_pickle=False) as data:
-            if f"{split}_scores" not in data:
-                raise RunError(f"{self.path} has no saved scores for the {split} split")
-            return SplitScores(data[f"{split}_ids"].tolist(), data[f"{split}_scores"], data[f"{split}_targets"])
+        try:
+            with np.load(self._require("scores.npz"), allow_pickle=False) as data:
+                if f"{split}_scores" not in data:
+                    raise RunError(f"{self.path} has no saved scores for the {split} split")
+                return SplitScores(data[f"{split}_ids"].tolist(), data[f"{split}_scores"], data[f"{split}_targets"])
+        except (OSError, ValueError, KeyError) as error:
+            raise RunError(f"{self.path / 'scores.npz'} cannot be read: {error}") from None
 
     def _require(self, name: str) -> Path:
         target = self.path / name
         if not target.is_file():
-            raise RunError(f"{self.path} is not a complete run folder: {name} is missing (was training interrupted?)")
+            raise RunError(
+                f"{self.path} is not a complete run folder: {name} is missing "
+                "(was training interrupted? train again with --overwrite)"
+            )
         return target
 
+    def _json(self, name: str) -> object:
+        path = self._require(name)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RunError(f"{path} is not valid JSON: {error}") from None
+
     def recipe_data(self) -> dict:
-        return yaml.safe_load(self._require("recipe.yaml").read_text())
+        path = self._require("recipe.yaml")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as error:
+            raise RunError(f"{path} is not a valid recipe: {str(error).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{path} must hold a mapping of recipe keys")
+        return data
 
     def info(self) -> RunInfo:
-        return RunInfo(**json.loads(self._require("run.json").read_text()))
+        return RunInfo.from_json(self._json("run.json"), self.path / "run.json")
 
     def thresholds(self) -> list[float]:
-        data = json.loads(self._require("thresholds.json").read_text())
-        return [data[label] for label in self.info().labels]
+        path, data, labels = self.path / "thresholds.json", self._json("thresholds.json"), self.info().labels
+        if not isinstance(data, dict):
+            raise RunError(f"{path} must map each genre to a threshold")
+        missing = [label for label in labels if label not in data]
+        if missing:
+            raise RunError(f"{path} has no threshold for {', '.join(missing)}")
+        bad = [label for label in labels if not _is_number(data[label])]
+        if bad:
+            raise RunError(f"{path}: the threshold of {', '.join(bad)} is not a number")
+        return [float(data[label]) for label in labels]
 
     def history(self) -> list[dict]:
-        return [json.loads(line) for line in self._require("history.jsonl").read_text().splitlines() if line]
+        try:
+            return [json.loads(line) for line in self._require("history.jsonl").read_text().splitlines() if line]
+        except json.JSONDecodeError as error:
+            raise RunError(f"{self.path / 'history.jsonl'} is not valid JSON lines: {error}") from None
 
     def metrics(self) -> dict:
-        return json.loads(self._require("metrics.json").read_text())
+        data = self._json("metrics.json")
+        if not isinstance(data, dict):
+            raise RunError(f"{self.path / 'metrics.json'} must hold a JSON object")
+        return data
 
     def state(self) -> dict:
         from safetensors.torch import load_file
 
         try:
             return load_file(str(self._require(MODEL_FILE)))
+        except RunError:
+            raise
         except Exception as error:
             raise RunError(f"{self.path / MODEL_FILE} cannot be read: {error}") from None
 
@@ -149,3 +244,7 @@ class RunFolder:
         target = self.path / name
         write_atomic(target, json.dumps(data, indent=2, default=str))
         return target
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -9,25 +9,28 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from mmgenre import __version__
 from mmgenre.components import FusionContext
-from mmgenre.data.dataset import load_dataset
-from mmgenre.data.splits import SPLITS, split_ids
+from mmgenre.data.dataset import PosterDataset
+from mmgenre.data.splits import SPLITS, chosen_ids
 from mmgenre.errors import DatasetError
 from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
 from mmgenre.evaluation.thresholds import tune_thresholds
 from mmgenre.features.cache import FeatureCache
 from mmgenre.features.devices import resolve_device
+from mmgenre.features.featureset import FeatureSet
 from mmgenre.recipe import ResolvedRecipe
 from mmgenre.training.loop import FitResult, fit, seed_everything
-from mmgenre.training.prepared import prepare
-from mmgenre.training.run_folder import RunFolder, RunInfo, SplitScores
+from mmgenre.training.prepared import PreparedData, prepare
+from mmgenre.training.run_folder import RunContents, RunFolder, RunInfo, SplitScores
 from mmgenre.training.scoring import predict_scores
 
 log = logging.getLogger("mmgenre")
+Part = tuple[FeatureSet, np.ndarray]  # features and targets of one split
 
 
 def default_run_dir(recipe: ResolvedRecipe, root: str | Path = "runs") -> Path:
@@ -37,68 +40,81 @@ def default_run_dir(recipe: ResolvedRecipe, root: str | Path = "runs") -> Path:
 
 def train(
     recipe: ResolvedRecipe,
-    data_dir: str | Path,
+    dataset: PosterDataset,
     cache: FeatureCache,
     out: str | Path | None = None,
     *,
     limit: int | None = None,
+    overwrite: bool = False,
     progress: bool | None = None,
 ) -> RunFolder:
-    """Train the recipe on a dataset folder and write everything to a run folder."""
+    """Train the recipe on a dataset and write everything to a run folder (checked before any work starts)."""
     started = time.perf_counter()
-    dataset = load_dataset(data_dir, recipe.labels)
+    run = RunFolder(out or default_run_dir(recipe))
+    run.check_target(overwrite)
     if limit:
-        dataset.posters = dataset.posters[:limit]
-    ids = split_ids(dataset, recipe.spec.data.split)
-    data = prepare(recipe, dataset, cache, progress=progress)
+        dataset = dataclasses.replace(dataset, posters=dataset.posters[:limit])
+    ids = chosen_ids(dataset, recipe.spec.data, recipe.source)
+    data = prepare(recipe, dataset, cache, ids={i for split in ids.values() for i in split}, progress=progress)
     parts = {name: data.select(ids[name]) for name in SPLITS}
-    (train_x, train_y), (val_x, val_y), (test_x, test_y) = parts["train"], parts["val"], parts["test"]
-    if len(train_x) == 0 or len(val_x) == 0:
-        raise DatasetError(f"{data_dir}: too few usable posters to train ({len(train_x)} train, {len(val_x)} val)")
+    (train_x, train_y), (val_x, val_y) = parts["train"], parts["val"]
+    if len(train_x) < 2 or len(val_x) == 0:
+        raise DatasetError(
+            f"{dataset.location}: too few usable posters to train ({len(train_x)} train, {len(val_x)} val)"
+            + (" after data.train_where" if recipe.spec.data.train_where else "")
+        )
     device = resolve_device(recipe.spec.train.device)
     seed_everything(recipe.spec.train.seed)
     context = FusionContext(recipe.labels, data.features.dims(), recipe.image_encoder, recipe.text_encoder, device)
     model = recipe.fusion.build(context)
-    log.info("training %s on %d posters (val %d, test %d)", recipe.fusion.name, len(train_x), len(val_x), len(test_x))
+    log.info(
+        "training %s on %d posters (val %d, test %d)",
+        recipe.fusion.name,
+        len(train_x),
+        len(val_x),
+        len(parts["test"][0]),
+    )
     if recipe.fusion.trainable:
         loss = recipe.loss.build(torch.from_numpy(train_y.mean(axis=0)))
         result = fit(model, loss, train_x, train_y, val_x, val_y, recipe.spec.train, device, progress)
     else:
         result = FitResult(model.state_dict(), 0, [])
-    scores = {"val": predict_scores(model, val_x, device=device)}
-    thresholds = tune_thresholds(val_y, scores["val"])
-    metrics = {"val": evaluate_scores(val_y, scores["val"], thresholds, recipe.labels)}
-    if len(test_x):
-        scores["test"] = predict_scores(model, test_x, device=device)
-        metrics["test"] = evaluate_scores(test_y, scores["test"], thresholds, recipe.labels)
-        metrics["test"]["references"] = reference_metrics(train_y.sum(axis=0), test_y, recipe.labels)
-    saved_scores = {}
-    for split, split_scores in scores.items():
-        features, targets = parts[split]
-        saved_scores[split] = SplitScores([data.posters[row].id for row in features.rows], split_scores, targets)
+    thresholds, metrics, scores = score_splits(model, parts, data, recipe.labels, device)
     info = RunInfo(
         labels=recipe.labels,
         dims=dataclasses.asdict(data.features.dims()),
-        data=str(Path(data_dir).resolve()),
-        splits=ids,
+        data=dataset.reference or {"name": "folder", "params": {"path": dataset.location}},
+        splits={name: [data.posters[row].id for row in parts[name][0].rows] for name in SPLITS},
         best_epoch=result.best_epoch,
         train_genre_counts=train_y.sum(axis=0).astype(int).tolist(),
         limit=limit,
         seconds=round(time.perf_counter() - started, 2),
         versions=versions(),
-        skipped=data.dataset.skips.counts(),
+        skipped=dataset.skips.counts(),
+        components=recipe.provenance,
     )
-    run = RunFolder(out or default_run_dir(recipe))
-    run.save(
-        recipe.to_yaml(),
-        info,
-        {k: v.cpu() for k, v in model.state_dict().items()},
-        result.history,
-        thresholds.tolist(),
-        metrics,
-        saved_scores,
-    )
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    run.save(RunContents(recipe.to_yaml(), info, state, result.history, thresholds.tolist(), metrics, scores))
     return run
+
+
+def score_splits(
+    model: torch.nn.Module, parts: dict[str, Part], data: PreparedData, labels: list[str], device: str
+) -> tuple[np.ndarray, dict, dict[str, SplitScores]]:
+    """Thresholds tuned on validation; metrics and per-poster scores of validation and test."""
+    (val_x, val_y), (test_x, test_y), train_y = parts["val"], parts["test"], parts["train"][1]
+    scores = {"val": predict_scores(model, val_x, device=device)}
+    thresholds = tune_thresholds(val_y, scores["val"])
+    metrics = {"val": evaluate_scores(val_y, scores["val"], thresholds, labels)}
+    if len(test_x):
+        scores["test"] = predict_scores(model, test_x, device=device)
+        metrics["test"] = evaluate_scores(test_y, scores["test"], thresholds, labels)
+        metrics["test"]["references"] = reference_metrics(train_y.sum(axis=0), test_y, labels)
+    saved = {
+        split: SplitScores([data.posters[row].id for row in parts[split][0].rows], values, parts[split][1])
+        for split, values in scores.items()
+    }
+    return thresholds, metrics, saved
 
 
 def versions() -> dict:

@@ -32,10 +32,8 @@ class EasyOcr(OcrEngine):
         try:
             import easyocr
             import easyocr_en_models
-            import torch
         except ImportError:
             raise ComponentUnavailableError(f"easyocr is not installed: {self.install_hint}") from None
-        torch.set_num_threads(self.params.threads)
         self._reader = easyocr.Reader(
             ["en"],
             gpu=False,
@@ -43,6 +41,14 @@ class EasyOcr(OcrEngine):
             download_enabled=False,
             verbose=False,
         )
+
+    def configure_process(self) -> None:
+        import torch
+
+        torch.set_num_threads(self.params.threads)  # the whole worker process runs this engine only
+
+    def __getstate__(self) -> dict:
+        return {"params": self.params}  # the reader's models stay in the process that loaded them
 
     def read(self, image) -> OcrResult:
         self.setup()

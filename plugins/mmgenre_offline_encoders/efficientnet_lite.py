@@ -96,6 +96,8 @@ class EfficientNetLite(ImageEncoder):
         import torch
 
         if getattr(self, "_model", None) is not None:
+            if self._device != device:  # the same weights, moved
+                self._model, self._device = self._model.to(device), device
             return
         model = self.build_model().to(device)
         if self.params.channels_last:

