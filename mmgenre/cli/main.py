@@ -69,11 +69,15 @@ def setup_logging() -> None:
     logger.setLevel(level)
 
 
-def register_commands() -> None:
-    from mmgenre.cli import ablate, bench, cache, features, recipe, registry, report, train
+COMMAND_MODULES = ("registry", "recipe", "features", "cache", "train", "ablate", "bench", "report", "serve", "plugin")
 
-    for module in (registry, recipe, features, cache, train, ablate, bench, report):
-        for command in module.COMMANDS:
+
+def register_commands() -> None:
+    """Each module of mmgenre.cli lists its commands in COMMANDS (modules import nothing heavy at the top)."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        for command in importlib.import_module(f"mmgenre.cli.{name}").COMMANDS:
             cli.add_command(command)
 
 

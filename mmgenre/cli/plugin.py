@@ -1,0 +1,3 @@
+"""`mmgenre plugin`."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`mmgenre serve`."""
+
+COMMANDS: list = []
