@@ -103,6 +103,8 @@ class Predictor:
         """One prediction per usable poster, in input order (the unusable ones are logged in `skips`)."""
         started = time.perf_counter()
         features = self.features(items, skips)
+        if len(features) == 0:  # every poster unusable (all logged in `skips`)
+            return []
         extracted = time.perf_counter()
         scores = self.scores(features)
         finished = time.perf_counter()

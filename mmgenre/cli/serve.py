@@ -1,3 +1,93 @@
 """`mmgenre serve`."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import contextlib
+
+import click
+
+
+@click.command("serve")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--device", default="cpu", show_default=True, help="Where the encoders and head run: cpu, cuda, cuda:1, auto."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Read features from this feature cache (opened read-only) [default: no cache].",
+)
+@click.option(
+    "--max-upload-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.01), help="Largest poster file."
+)
+@click.option("--max-files", default=32, show_default=True, type=click.IntRange(min=1), help="Posters per request.")
+@click.option(
+    "--batch-window-ms",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Wait this long for more requests to batch with the first; 0 turns batching off.",
+)
+@click.option("--max-batch", default=64, show_default=True, type=click.IntRange(min=1), help="Posters per batch.")
+@click.option(
+    "--ocr-workers", type=click.IntRange(min=1), help="OCR worker processes for a batch [default: all cores]."
+)
+def serve_command(
+    run: str,
+    host: str,
+    port: int,
+    device: str,
+    cache_dir: str | None,
+    max_upload_mb: float,
+    max_files: int,
+    batch_window_ms: float,
+    max_batch: int,
+    ocr_workers: int | None,
+) -> None:
+    """Serve a trained RUN over HTTP: POST /v1/predict, GET /v1/model, /healthz, /docs, and a web page at /."""
+    from mmgenre.serve import require_serve_extra
+
+    require_serve_extra()
+    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.ocr_stage import default_workers
+    from mmgenre.predictor import Predictor
+    from mmgenre.serve.app import create_app
+    from mmgenre.serve.limits import MB, ServeLimits
+    from mmgenre.serve.warmup import warm_up
+
+    limits = ServeLimits(round(max_upload_mb * MB), max_files, batch_window_ms, max_batch)
+    cache = FeatureCache(cache_dir, read_only=True) if cache_dir else None
+    with Predictor.load(run, device=device, ocr_workers=ocr_workers or default_workers()) as predictor:
+        seconds = warm_up(predictor)
+        app = create_app(predictor, limits, cache=cache)
+        click.echo(
+            f"serving {run} on http://{host}:{port} (device {predictor.device}, ready in {seconds:.1f} s)", err=True
+        )
+        run_until_stopped(app, host, port)
+    if cache is not None:
+        cache.close()
+
+
+class Stopped(Exception):
+    """SIGTERM, turned into an exception so that the command ends as cleanly as on Ctrl-C."""
+
+
+def stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+def run_until_stopped(app, host: str, port: int) -> None:
+    """uvicorn until Ctrl-C or SIGTERM; either way the app shuts down (the batch under way finishes) and the
+    command exits 0 after the predictor is closed."""
+    import signal
+
+    import uvicorn
+
+    signal.signal(signal.SIGTERM, stop)  # uvicorn handles it while serving, then raises it again: here
+    with contextlib.suppress(KeyboardInterrupt, Stopped):
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+COMMANDS = [serve_command]
