@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from mmgenre.ablation_tables import markdown_table, per_genre_table
 from mmgenre.data.dataset import PosterDataset
 from mmgenre.errors import RecipeError
 from mmgenre.evaluation.headline import HEADLINE
-from mmgenre.evaluation.significance import format_p, paired_bootstrap
+from mmgenre.evaluation.significance import paired_bootstrap, per_genre_bootstrap
 from mmgenre.features.cache import FeatureCache
 from mmgenre.output_folders import claim_output_folder
 from mmgenre.recipe import load_recipe, parse_override
@@ -45,8 +46,23 @@ class Variant:
         return re.sub(r"[^\w.=+-]+", "-", "_".join(parts)).strip("-")[:120] or "base"
 
 
-def parse_variations(vary: list[str]) -> list[dict[str, str]]:
-    """`['fusion.name=a,b', 'loss.name=c,d']` -> every combination as {key: value}."""
+def parse_variants(variants: list[str]) -> list[dict[str, str]]:
+    """`['fusion.name=late;loss.name=bce', 'data.train_max=900']` -> one variant each, as {key: value}."""
+    parsed = []
+    for text in variants:
+        settings = {}
+        for part in filter(str.strip, text.split(";")):
+            path, _ = parse_override(part)
+            settings[".".join(path)] = part.partition("=")[2].strip()
+        if not settings:
+            raise RecipeError(f"bad --variant '{text}': expected KEY.PATH=VALUE[;KEY.PATH=VALUE...]")
+        parsed.append(settings)
+    return parsed
+
+
+def parse_variations(vary: list[str], variants: list[str] | None = None) -> list[dict[str, str]]:
+    """`['fusion.name=a,b', 'loss.name=c,d']` -> every combination as {key: value}; each `--variant` (a set of
+    settings) is crossed with them."""
     axes = []
     for text in vary:
         path, values = parse_override(text)
@@ -54,7 +70,9 @@ def parse_variations(vary: list[str]) -> list[dict[str, str]]:
         if not options:
             raise RecipeError(f"bad --vary '{text}': expected KEY.PATH=VALUE1,VALUE2")
         axes.append([(".".join(path), option) for option in options])
-    return [dict(combination) for combination in itertools.product(*axes)] if axes else [{}]
+    combinations = [dict(combination) for combination in itertools.product(*axes)] if axes else [{}]
+    sets = parse_variants(variants or []) or [{}]
+    return [{**one, **other} for one in sets for other in combinations]
 
 
 def run_ablation(
@@ -66,9 +84,10 @@ def run_ablation(
     overrides: list[str],
     out: str | Path | None = None,
     limit: int | None = None,
+    variant_sets: list[str] | None = None,
 ) -> tuple[Path, dict]:
     """Train each variant with each seed; returns the output folder and the comparison."""
-    variants = [Variant(settings) for settings in parse_variations(vary)]
+    variants = [Variant(settings) for settings in parse_variations(vary, variant_sets)]
     recipes = {
         v.slug: load_recipe(recipe_ref, overrides + [f"{k}={val}" for k, val in v.settings.items()]) for v in variants
     }  # validate every variant before training any
@@ -84,7 +103,7 @@ def run_ablation(
             variant.runs.append(trained_run(recipe, dataset, cache, folder / f"{variant.slug}-seed{seed}", limit))
     comparison = compare(variants, seeds)
     (folder / "ablation.json").write_text(json.dumps(comparison, indent=2))
-    (folder / "ablation.md").write_text(markdown_table(comparison))
+    (folder / "ablation.md").write_text(markdown_table(comparison) + "\n" + per_genre_table(comparison))
     return folder, comparison
 
 
@@ -101,26 +120,27 @@ def trained_run(recipe, dataset: PosterDataset, cache: FeatureCache, path: Path,
 
 
 def compare(variants: list[Variant], seeds: list[int]) -> dict:
-    """Mean and standard deviation over seeds of each test metric; each variant against the first (paired)."""
+    """Mean and standard deviation over seeds of each test metric (and validation macro-F1, which picks the best
+    variant: never the test split); each variant against the first, overall and per genre (paired)."""
     rows: list[dict[str, Any]] = []
     for variant in variants:
-        tests = [run.metrics()["test"] for run in variant.runs]
+        metrics = [run.metrics() for run in variant.runs]
+        if any("test" not in m for m in metrics):
+            raise RecipeError(f"variant {variant.name} has no test posters to compare (check data.test_where)")
+        tests = [m["test"] for m in metrics]
         row: dict[str, Any] = {
             "variant": variant.name,
             "settings": variant.settings,
             "runs": [str(r.path) for r in variant.runs],
         }
         for metric in HEADLINE:
-            values = [t[metric] for t in tests]
-            row[metric] = {
-                "mean": float(np.mean(values)),
-                "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                "values": values,
-            }
+            row[metric] = spread([t[metric] for t in tests])
+        row["val_macro_f1"] = spread([m["val"]["macro_f1"] for m in metrics])
         rows.append(row)
-    best = max(range(len(rows)), key=lambda i: rows[i]["macro_f1"]["mean"])
+    best = max(range(len(rows)), key=lambda i: rows[i]["val_macro_f1"]["mean"])
     for row, variant in zip(rows[1:], variants[1:]):
         row["vs_first"] = versus(variant, variants[0]).to_dict()
+        row["per_genre_vs_first"] = versus(variant, variants[0], per_genre=True)
     return {
         "seeds": seeds,
         "split": "test",
@@ -130,14 +150,23 @@ def compare(variants: list[Variant], seeds: list[int]) -> dict:
     }
 
 
+def spread(values: list[float]) -> dict:
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        "values": values,
+    }
+
+
 def predictions(run: RunFolder) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Test ids, true genres and the 0/1 predictions at the run's tuned thresholds."""
     saved = run.scores("test")
     return saved.ids, saved.targets, saved.scores >= np.array(run.thresholds())
 
 
-def versus(variant: Variant, reference: Variant):
-    """Paired bootstrap of macro-F1 (variant minus reference) over the test posters both were scored on."""
+def versus(variant: Variant, reference: Variant, per_genre: bool = False):
+    """Paired bootstrap of macro-F1 (or of each genre's F1, Holm-corrected) of variant minus reference, over the
+    test posters both were scored on."""
     ids, targets, _ = predictions(reference.runs[0])
 
     def aligned(run: RunFolder) -> np.ndarray:
@@ -146,29 +175,7 @@ def versus(variant: Variant, reference: Variant):
             raise RecipeError(f"{run.path} was tested on other posters than {reference.runs[0].path}: can't pair them")
         return predicted
 
-    return paired_bootstrap(targets, [aligned(r) for r in variant.runs], [aligned(r) for r in reference.runs])
-
-
-def markdown_table(comparison: dict) -> str:
-    seeds = comparison["seeds"]
-    spread = len(seeds) > 1
-    header = "| variant | " + " | ".join(HEADLINE) + " | macro-F1 vs first row (95% CI), p |"
-    lines = [
-        f"Test split; mean{' ± std' if spread else ''} over seeds {', '.join(map(str, seeds))}; best macro-F1 "
-        f"in bold. Differences: paired bootstrap over the same test posters.",
-        "",
-        header,
-        "|" + " --- |" * (len(HEADLINE) + 2),
-    ]
-    for row in comparison["variants"]:
-        cells = [f"{row[m]['mean']:.4f}" + (f" ± {row[m]['std']:.4f}" if spread else "") for m in HEADLINE]
-        if row["variant"] == comparison["best"]:
-            cells[0] = f"**{cells[0]}**"
-        c = row.get("vs_first")
-        versus_first = (
-            f"{c['difference']:+.4f} ({c['ci_low']:+.4f} to {c['ci_high']:+.4f}), {format_p(c['p_value'])}"
-            if c
-            else "reference"
-        )
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {versus_first} |")
-    return "\n".join(lines) + "\n"
+    ours, theirs = [aligned(r) for r in variant.runs], [aligned(r) for r in reference.runs]
+    if per_genre:
+        return per_genre_bootstrap(targets, ours, theirs, reference.runs[0].info().labels)
+    return paired_bootstrap(targets, ours, theirs)

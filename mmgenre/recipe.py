@@ -101,6 +101,7 @@ class TrainSpec(Strict):
     monitor: Literal["macro_f1", "macro_f1_tuned", "map"] = "macro_f1_tuned"
     seed: int = 0
     device: str = "cpu"
+    ensemble: int = Field(1, ge=1, le=32, description="heads trained from seeds seed, seed+1, ...; scores averaged")
 
 
 class RecipeSettings(Strict):

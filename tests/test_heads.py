@@ -115,3 +115,12 @@ def test_zero_shot_scores_follow_similarity_and_sum_to_one():
     assert probabilities.argmax(dim=1).tolist() == [3, 1]
     assert torch.allclose(probabilities.sum(dim=1), torch.ones(2), atol=1e-4)
     assert not component.trainable and component.modalities() == {"image"}
+
+
+def test_the_head_without_cross_attention_skips_mcam():
+    with_mcam = head("cross-attn-smsam", dim=16, heads=2, layers=1, ffn_hidden=16)
+    without = head("cross-attn-smsam", dim=16, heads=2, layers=1, ffn_hidden=16, cross_attention=False)
+    assert any(name.startswith("cross.") for name, _ in with_mcam.named_parameters())
+    assert not any(name.startswith("cross.") for name, _ in without.named_parameters())
+    pooled = {k: v for k, v in batch().items() if k in ("image", "text")}
+    assert without(pooled).shape == (3, len(LABELS)) and not torch.allclose(without(pooled), with_mcam(pooled))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import POSTERS, poster_rows, train_cli, write_dataset
 
 HEADLINE = {"macro_f1", "micro_f1", "samples_f1", "hit_ratio", "hit_at_1", "map"}
@@ -143,12 +145,75 @@ def test_ablate_compares_variants_over_seeds(cli, posters_dir, session_cache, ti
         assert row["macro_f1"]["std"] == pytest.approx(np.std(values, ddof=1))
     assert comparison["first"] == rows[0]["variant"] and "vs_first" not in rows[0]
     assert all(r["vs_first"]["ci_low"] <= r["vs_first"]["difference"] <= r["vs_first"]["ci_high"] for r in rows[1:])
-    assert comparison["best"] == max(rows, key=lambda r: r["macro_f1"]["mean"])["variant"]
+    assert comparison["best"] == max(rows, key=lambda r: r["val_macro_f1"]["mean"])["variant"]  # chosen on val
+    for row in rows[1:]:
+        genres = row["per_genre_vs_first"]
+        assert [g["genre"] for g in genres] == json.loads((Path(row["runs"][0]) / "run.json").read_text())["labels"]
+        assert all(g["p_holm"] >= g["p_value"] and g["ci_low"] <= g["difference"] <= g["ci_high"] for g in genres)
     again = cli(*args)
     assert again.stderr.count("reusing the finished run") == 8  # nothing is trained twice
     assert json.loads(again.stdout)["variants"] == rows
     table = (tmp_path / "ablation" / "ablation.md").read_text()
     assert "fusion.name=concat, loss.name=bce" in table and "± " in table
+    assert "| Drama |" in table and "Holm" in table
+
+
+def test_ablate_variants_combine_settings_and_filters(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    result = cli(
+        "ablate", tiny_recipe, "--data", posters_dir, "--cache-dir", session_cache, "--set", "train.max_epochs=1",
+        "--variant", "data.test_where=rated = PG",
+        "--variant", "data.train_where=imdb_rating < 6.5;data.test_where=rated = PG",
+        "--out", tmp_path / "eras", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["variants"]
+    assert [r["settings"] for r in rows] == [
+        {"data.test_where": "rated = PG"},
+        {"data.train_where": "imdb_rating < 6.5", "data.test_where": "rated = PG"},
+    ]
+    meta = {row["imdb_id"]: row for row in poster_rows(72)}
+    for row in rows:
+        info = json.loads((Path(row["runs"][0]) / "run.json").read_text())
+        assert info["splits"]["test"] and all(meta[i]["rated"] == "PG" for i in info["splits"]["test"])
+    narrowed = json.loads((Path(rows[1]["runs"][0]) / "run.json").read_text())["splits"]
+    assert all(float(meta[i]["imdb_rating"]) < 6.5 for i in narrowed["train"] + narrowed["val"])
+    full = json.loads((Path(rows[0]["runs"][0]) / "run.json").read_text())["splits"]
+    assert any(float(meta[i]["imdb_rating"]) >= 6.5 for i in full["train"])
+
+
+def test_a_filter_naming_an_unknown_column_lists_the_columns(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    result = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "x", "data.train_where=yeer < 1990")
+    assert result.exit_code == 1
+    assert "unknown column 'yeer'" in result.stderr and "Did you mean 'year'?" in result.stderr
+    assert "data.train_where" in result.stderr and "language" in result.stderr
+
+
+def test_train_max_draws_that_many_training_posters(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    result = train_cli(
+        tiny_recipe, posters_dir, session_cache, tmp_path / "m", "data.train_max=20", "train.max_epochs=1"
+    )
+    assert result.exit_code == 0, result.stderr
+    splits = json.loads((tmp_path / "m" / "run.json").read_text())["splits"]
+    assert len(splits["train"]) == 20 and 1 <= len(splits["val"]) < 7
+
+
+def test_an_ensemble_averages_its_members_probabilities(cli, posters_dir, session_cache, tiny_recipe, tmp_path):
+    result = train_cli(
+        tiny_recipe, posters_dir, session_cache, tmp_path / "ens", "train.ensemble=3", "train.max_epochs=2"
+    )
+    assert result.exit_code == 0, result.stderr
+    from safetensors.torch import load_file
+
+    state = load_file(str(tmp_path / "ens" / "model.safetensors"))
+    assert {key.split(".")[1] for key in state} == {"0", "1", "2"}  # three members
+    first, second = (state[f"members.{i}.align_image.project.weight"] for i in (0, 1))
+    assert not torch.equal(first, second)  # trained from different seeds
+    predicted = cli(
+        "predict", tmp_path / "ens", str(POSTERS / poster_rows(1)[0]["file"]), "--cache-dir", session_cache, "--json"
+    )
+    assert predicted.exit_code == 0, predicted.stderr
+    history = [json.loads(line) for line in (tmp_path / "ens" / "history.jsonl").read_text().splitlines()]
+    assert {row["member"] for row in history} == {0, 1, 2}
 
 
 def test_bad_vary_is_a_clear_error(cli, posters_dir, tiny_recipe):

@@ -23,6 +23,13 @@ def parse_seeds(text: str) -> list[int]:
     metavar="KEY.PATH=V1,V2",
     help="Values to try for a recipe key (repeatable; all combinations are trained).",
 )
+@click.option(
+    "--variant",
+    "variant_sets",
+    multiple=True,
+    metavar="K=V[;K=V...]",
+    help="One variant made of several settings (repeatable; crossed with --vary).",
+)
 @click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2 (mean and std are shown).")
 @set_option
 @cache_option
@@ -33,6 +40,7 @@ def ablate_command(
     recipe: str | None,
     data_dir: str | None,
     vary: tuple[str, ...],
+    variant_sets: tuple[str, ...],
     seeds: str,
     overrides: tuple[str, ...],
     cache_dir: str | None,
@@ -51,7 +59,7 @@ def ablate_command(
     dataset = open_data(data_dir, base, registry)
     with FeatureCache(cache_dir) as cache:
         folder, comparison = run_ablation(
-            recipe, dataset, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit=limit
+            recipe, dataset, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit, list(variant_sets)
         )
     if as_json:
         print_json({"folder": str(folder), **comparison})

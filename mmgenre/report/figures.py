@@ -100,12 +100,13 @@ def genre_confusion(run: ReportRun, path: Path) -> Path:
 def training_curves(runs: list[ReportRun], path: Path) -> Path:
     figure, (loss_axes, f1_axes) = plt.subplots(1, 2, figsize=(10, 3.6))
     for i, run in enumerate(runs):
-        if not run.history:
+        history = [row for row in run.history if row.get("member", 0) == 0]  # an ensemble: its first member
+        if not history:
             continue
-        epochs = [row["epoch"] for row in run.history]
+        epochs = [row["epoch"] for row in history]
         colour = COLOURS[i % len(COLOURS)]
-        loss_axes.plot(epochs, [row["train_loss"] for row in run.history], color=colour, label=run.name)
-        f1_axes.plot(epochs, [row["val_macro_f1_tuned"] for row in run.history], color=colour, label=run.name)
+        loss_axes.plot(epochs, [row["train_loss"] for row in history], color=colour, label=run.name)
+        f1_axes.plot(epochs, [row["val_macro_f1_tuned"] for row in history], color=colour, label=run.name)
         f1_axes.axvline(run.info.best_epoch, color=colour, linestyle=":", linewidth=0.8)
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("training loss")

@@ -11,6 +11,7 @@ from mmgenre.components import KINDS, FusionContext
 from mmgenre.errors import RunError
 from mmgenre.recipe import ResolvedRecipe, resolve_recipe
 from mmgenre.registry import Registry
+from mmgenre.training.ensemble import build_model
 from mmgenre.training.run_folder import RunFolder, RunInfo
 
 
@@ -32,7 +33,7 @@ def load_trained(path: str, device: str = "cpu", registry: Registry | None = Non
     recipe = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"), registry=registry)
     check_components(run, info, recipe)
     context = FusionContext(info.labels, info.feature_dims(), recipe.image_encoder, recipe.text_encoder, device)
-    model = recipe.fusion.build(context)
+    model = build_model(recipe, context)
     try:
         model.load_state_dict(run.state())
     except RuntimeError as error:
@@ -40,11 +41,17 @@ def load_trained(path: str, device: str = "cpu", registry: Registry | None = Non
     return TrainedModel(recipe, model.to(device).eval(), np.array(run.thresholds()), info, run)
 
 
+FEATURE_MAKERS = ("ocr", "image_encoder", "text_encoder")
+
+
 def check_components(run: RunFolder, info: RunInfo, recipe: ResolvedRecipe) -> None:
-    """A component whose outputs changed since training (another version or params) is named, with both sides."""
+    """A component whose outputs changed since training is named, with both sides: feature makers (OCR,
+    encoders) by fingerprint (version and output-relevant params); heads and losses by version (a new param
+    with a default changes their fingerprint, not what the saved weights mean)."""
     for key, then in info.components.items():
         now = recipe.provenance.get(key)
-        if now is None or now.get("fingerprint") == then.get("fingerprint"):
+        field = "fingerprint" if key in FEATURE_MAKERS else "version"
+        if now is None or now.get(field) == then.get(field):
             continue
         label = KINDS[key].label if key in KINDS else key
         raise RunError(

@@ -24,6 +24,7 @@ from mmgenre.features.cache import FeatureCache
 from mmgenre.features.devices import resolve_device
 from mmgenre.features.featureset import FeatureSet
 from mmgenre.recipe import ResolvedRecipe
+from mmgenre.training.ensemble import Ensemble, build_model
 from mmgenre.training.loop import FitResult, fit, seed_everything
 from mmgenre.training.prepared import PreparedData, prepare
 from mmgenre.training.run_folder import RunContents, RunFolder, RunInfo, SplitScores
@@ -57,28 +58,17 @@ def train(
     ids = chosen_ids(dataset, recipe.spec.data, recipe.source)
     data = prepare(recipe, dataset, cache, ids={i for split in ids.values() for i in split}, progress=progress)
     parts = {name: data.select(ids[name]) for name in SPLITS}
-    (train_x, train_y), (val_x, val_y) = parts["train"], parts["val"]
+    (train_x, train_y), val_x = parts["train"], parts["val"][0]
     if len(train_x) < 2 or len(val_x) == 0:
         raise DatasetError(
             f"{dataset.location}: too few usable posters to train ({len(train_x)} train, {len(val_x)} val)"
             + (" after data.train_where" if recipe.spec.data.train_where else "")
         )
     device = resolve_device(recipe.spec.train.device)
-    seed_everything(recipe.spec.train.seed)
     context = FusionContext(recipe.labels, data.features.dims(), recipe.image_encoder, recipe.text_encoder, device)
-    model = recipe.fusion.build(context)
-    log.info(
-        "training %s on %d posters (val %d, test %d)",
-        recipe.fusion.name,
-        len(train_x),
-        len(val_x),
-        len(parts["test"][0]),
-    )
-    if recipe.fusion.trainable:
-        loss = recipe.loss.build(torch.from_numpy(train_y.mean(axis=0)))
-        result = fit(model, loss, train_x, train_y, val_x, val_y, recipe.spec.train, device, progress)
-    else:
-        result = FitResult(model.state_dict(), 0, [])
+    counts = (len(train_x), len(val_x), len(parts["test"][0]))
+    log.info("training %s on %d posters (val %d, test %d)", recipe.fusion.name, *counts)
+    model, result = fit_model(recipe, context, parts, progress)
     thresholds, metrics, scores = score_splits(model, parts, data, recipe.labels, device)
     info = RunInfo(
         labels=recipe.labels,
@@ -96,6 +86,28 @@ def train(
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     run.save(RunContents(recipe.to_yaml(), info, state, result.history, thresholds.tolist(), metrics, scores))
     return run
+
+
+def fit_model(recipe: ResolvedRecipe, context: FusionContext, parts: dict[str, Part], progress) -> tuple:
+    """The trained classifier: the head, or each member of an ensemble trained from its own seed."""
+    spec = recipe.spec.train
+    seed_everything(spec.seed)
+    model = build_model(recipe, context)
+    if not recipe.fusion.trainable:
+        return model, FitResult(model.state_dict(), 0, [])
+    (train_x, train_y), (val_x, val_y) = parts["train"], parts["val"]
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    results = []
+    for index, member in enumerate(members):
+        member_spec = spec.model_copy(update={"seed": spec.seed + index})
+        loss = recipe.loss.build(torch.from_numpy(train_y.mean(axis=0)))
+        results.append(fit(member, loss, train_x, train_y, val_x, val_y, member_spec, context.device, progress))
+    history = (
+        [{"member": i, **row} for i, r in enumerate(results) for row in r.history]
+        if len(results) > 1
+        else results[0].history
+    )
+    return model, FitResult(model.state_dict(), max(r.best_epoch for r in results), history)
 
 
 def score_splits(

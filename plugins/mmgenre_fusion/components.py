@@ -15,6 +15,7 @@ class CrossAttentionSmsamParams(Params):
     ffn_hidden: int = Field(1024, ge=8, description="hidden width of the classifier FFN")
     dropout: float = Field(0.1, ge=0, lt=1)
     tokens: bool = Field(False, description="attend over token sequences instead of one pooled vector each")
+    cross_attention: bool = Field(True, description="the cross-modal attention (MCAM); off: SMSAM alone (ablation)")
 
 
 class CrossAttentionSmsamHead(FusionHead):
@@ -45,6 +46,7 @@ class CrossAttentionSmsamHead(FusionHead):
             ffn_hidden=p.ffn_hidden,
             dropout=p.dropout,
             tokens=p.tokens,
+            cross_attention=p.cross_attention,
         )
 
 

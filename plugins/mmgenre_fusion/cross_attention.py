@@ -41,11 +41,12 @@ class CrossAttentionSmsam(nn.Module):
         ffn_hidden: int,
         dropout: float,
         tokens: bool,
+        cross_attention: bool = True,
     ) -> None:
         super().__init__()
         self.tokens = tokens
         self.align_image, self.align_text = Alignment(image_dim, dim), Alignment(text_dim, dim)
-        self.cross = CrossModalAttention(dim, heads, dropout)
+        self.cross = CrossModalAttention(dim, heads, dropout) if cross_attention else None
         self.modality = nn.Parameter(torch.zeros(2, dim))  # tells SMSAM which tokens are visual or textual
         layer = nn.TransformerEncoderLayer(
             dim, heads, dim_feedforward=2 * dim, dropout=dropout, activation="gelu", batch_first=True, norm_first=True
@@ -65,7 +66,8 @@ class CrossAttentionSmsam(nn.Module):
         image, image_pad = self._inputs(batch, "image")
         text, text_pad = self._inputs(batch, "text")
         image, text = self.align_image(image), self.align_text(text)  # (B, Lv, D), (B, Lt, D)
-        image, text = self.cross(image, text, image_pad, text_pad)
+        if self.cross is not None:  # without MCAM the aligned features go straight to SMSAM (the paper's ablation)
+            image, text = self.cross(image, text, image_pad, text_pad)
         fused = torch.cat([image + self.modality[0], text + self.modality[1]], dim=1)  # (B, Lv+Lt, D)
         pad = torch.cat([image_pad, text_pad], dim=1)
         if self.smsam is not None:
