@@ -43,6 +43,12 @@ class OcrEngine(Component):
     # "process": CPU-bound, run in worker processes; "thread": waits on I/O (remote APIs).
     parallelism: ClassVar[Literal["process", "thread"]] = "process"
 
+    @property
+    def batch_size(self) -> int:
+        """Posters per `read_batch` call the engine wants; above 1 the executor reads batches in its own process
+        (a GPU engine) instead of posters one by one in workers."""
+        return 1
+
     def setup(self) -> None:
         """Load models or clients, kept on the object; called once before the first `read`."""
 

@@ -66,6 +66,63 @@ def read_poster(engine: OcrEngine, source: Source, options: ImageOptions) -> Out
     return Outcome("ok", result, seconds=time.perf_counter() - started)
 
 
+def read_batches(
+    engine: OcrEngine, sources: list[Source], options: ImageOptions, loader: ThreadPoolExecutor
+) -> Iterator[tuple[Source, Outcome]]:
+    """Posters read `engine.batch_size` at a time by `read_batch` in this process (a GPU engine), each chunk's
+    images loaded by `loader` while the previous chunk is read."""
+    try:
+        engine.setup()
+    except Exception as error:  # as a worker that cannot start: every poster reports it
+        detail = str(error) if isinstance(error, ComponentUnavailableError) else f"{type(error).__name__}: {error}"
+        yield from ((source, Outcome("fatal", detail=detail)) for source in sources)
+        return
+    size = engine.batch_size
+    chunks = [sources[start : start + size] for start in range(0, len(sources), size)]
+    pending = [loader.submit(load_poster, source, options) for source in chunks[0]]
+    try:
+        for index, chunk in enumerate(chunks):
+            images = [future.result() for future in pending]
+            if index + 1 < len(chunks):
+                pending = [loader.submit(load_poster, source, options) for source in chunks[index + 1]]
+            yield from zip(chunk, read_chunk(engine, images))
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def load_poster(source: Source, options: ImageOptions):
+    """The source's image, or the BadImage that says why not."""
+    try:
+        return options.load(source)
+    except BadImage as error:
+        return error
+
+
+def read_chunk(engine: OcrEngine, images: list) -> list[Outcome]:
+    """Outcomes of one `read_batch` call over the loadable images (the others are 'bad')."""
+    good = [image for image in images if not isinstance(image, BadImage)]
+    started = time.perf_counter()
+    try:
+        results: list = engine.read_batch(good) if good else []
+    except Exception as error:  # read_batch returns failures in place; raising fails the whole chunk
+        results = [error] * len(good)
+    seconds = (time.perf_counter() - started) / max(1, len(good))
+    read = iter(results)
+    outcomes = []
+    for image in images:
+        result = image if isinstance(image, BadImage) else next(read)
+        if isinstance(result, BadImage):
+            outcomes.append(Outcome("bad", category=result.category, detail=result.detail))
+        elif isinstance(result, ComponentUnavailableError):
+            outcomes.append(Outcome("fatal", detail=str(result)))
+        elif isinstance(result, Exception):
+            outcomes.append(Outcome("failed", category="OCR failed", detail=f"{type(result).__name__}: {result}"))
+        else:
+            outcomes.append(Outcome("ok", result.to_json(), seconds=seconds))
+    return outcomes
+
+
 class OcrPool:
     """Reads posters with one engine, sized to its kind of work; keeps its workers until `close`."""
 
@@ -77,6 +134,9 @@ class OcrPool:
     def read(self, sources: list[Source]) -> Iterator[tuple[Source, Outcome]]:
         """(source, outcome) as results arrive."""
         if not sources:
+            return
+        if self.engine.batch_size > 1:
+            yield from read_batches(self.engine, sources, self.options, self._loader())
             return
         if self.workers <= 1 and self.engine.parallelism == "process":
             self.engine.setup()
@@ -94,6 +154,12 @@ class OcrPool:
         finally:
             for future in futures:
                 future.cancel()
+
+    def _loader(self) -> ThreadPoolExecutor:
+        """Threads that load the next batch's posters while the engine reads this one (PIL frees the GIL)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers)
+        return self._executor  # type: ignore[return-value]
 
     def _start(self) -> Executor:
         if self._executor is None:

@@ -6,11 +6,14 @@ a 300 px poster), lines shorter than `min_text_height` (credits in the billing b
 lines are recognised one by one (batches pad every line to the widest), and the angle classifier is off.
 RapidOCR's own behaviour is the param set `det_side=736, min_text_height=0, rec_batch=6,
 angle_classifier=true`.
+
+With `det_batch` > 1 the engine reads posters in batches with fixed input shapes (`batched.py`), the way a
+GPU (`device=cuda`, onnxruntime-gpu) runs fastest; `det_step`, `det_max_aspect` and `rec_widths` set those shapes.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -20,6 +23,7 @@ from mmgenre.data.images import upscale
 from mmgenre_rapidocr.glued_words import split_glued_words
 
 LEGACY = {"det_side": 736, "min_text_height": 0, "rec_batch": 6, "angle_classifier": True}
+BATCHED_ONLY = frozenset({"det_step", "det_max_aspect", "rec_widths"})  # shape the batched path's inputs only
 
 
 class RapidOcrParams(Params):
@@ -28,6 +32,13 @@ class RapidOcrParams(Params):
     rec_batch: int = Field(1, ge=1, le=256, description="lines per recogniser call; batches pad lines to the widest")
     angle_classifier: bool = Field(False, description="turn upside-down lines (RapidOCR's default); rare on posters")
     det_batch: int = Field(1, ge=1, le=1024, description="posters per detector call in read_batch (letterboxed)")
+    det_step: int = Field(32, ge=32, multiple_of=32, description="det_batch > 1: canvas long side rounded up to this")
+    det_max_aspect: float = Field(3.0, ge=1, le=8, description="det_batch > 1: longer posters are shrunk to fit")
+    rec_widths: tuple[Annotated[int, Field(ge=32, le=8192)], ...] = Field(
+        (320, 384, 448, 512, 640, 768, 960, 1280, 1600, 1920),
+        min_length=1,
+        description="det_batch > 1: line widths at height 48 (lines are padded to the next one)",
+    )
     device: Literal["cpu", "cuda"] = Field("cpu", description="ONNX Runtime device; 'cuda' needs onnxruntime-gpu")
     min_confidence: float = Field(0.5, ge=0, le=1, description="recognised lines below this score are dropped")
     box_threshold: float = Field(0.5, ge=0, le=1, description="text-detection box score threshold")
@@ -50,13 +61,33 @@ class RapidOcr(OcrEngine):
     def __getstate__(self) -> dict:
         return {"params": self.params}  # ONNX sessions stay in the process that built them
 
-    def setup(self) -> None:
-        if getattr(self, "_engine", None) is not None:
-            return
-        from rapidocr_onnxruntime import RapidOCR
+    @property
+    def batch_size(self) -> int:
+        return self.params.det_batch
 
+    def identity(self) -> dict:
+        """The batched path's shapes are left out when posters are read one by one (they change nothing)."""
+        identity = super().identity()
+        if self.params.det_batch == 1:
+            identity["params"] = {k: v for k, v in identity["params"].items() if k not in BATCHED_ONLY}
+        return identity
+
+    def setup(self) -> None:
+        if getattr(self, "_engine", None) is not None or getattr(self, "_batched", None) is not None:
+            return
         p = self.params
         cuda = p.device == "cuda"
+        if p.det_batch > 1:
+            from mmgenre_rapidocr.batched import BatchedPpOcr
+
+            self._batched = BatchedPpOcr(p)
+            return
+        if cuda:
+            from mmgenre_rapidocr.sessions import providers
+
+            providers("cuda")  # RapidOCR would fall back to the CPU without a word
+        from rapidocr_onnxruntime import RapidOCR
+
         self._engine = RapidOCR(
             det_limit_side_len=p.det_side,
             det_limit_type="min",
@@ -71,14 +102,44 @@ class RapidOcr(OcrEngine):
 
     def read(self, image) -> OcrResult:
         self.setup()
-        p = self.params
-        enlarged = upscale(image, p.upscale, p.upscale_below)
-        factor = enlarged.width / image.width
-        lines = self._lines(np.asarray(enlarged)[:, :, ::-1], p.min_text_height * factor)  # BGR, like OpenCV
+        if self.params.det_batch > 1:  # the same shapes as in a batch, so the same text
+            result = self.read_batch([image])[0]
+            if isinstance(result, Exception):
+                raise result
+            return result
+        pixels, factor = self._pixels(image)
+        return self._result(self._lines(pixels, self.params.min_text_height * factor), factor)
+
+    def read_batch(self, images: list) -> list[OcrResult | Exception]:
+        """Posters read together (det_batch > 1: batched networks; else one by one); failures in place."""
+        if self.params.det_batch == 1:
+            return super().read_batch(images)
+        self.setup()
+        prepared: list[tuple[np.ndarray, float] | Exception] = []
+        for image in images:
+            try:
+                prepared.append(self._pixels(image))
+            except Exception as error:  # this poster fails alone
+                prepared.append(error)
+        good = [item for item in prepared if not isinstance(item, Exception)]
+        heights = [self.params.min_text_height * factor for _, factor in good]
+        read = iter(self._batched.read([pixels for pixels, _ in good], heights))
+        results: list[OcrResult | Exception] = []
+        for item in prepared:
+            lines = item if isinstance(item, Exception) else next(read)
+            results.append(lines if isinstance(lines, Exception) else self._result(lines, item[1]))
+        return results
+
+    def _pixels(self, image) -> tuple[np.ndarray, float]:
+        """The poster as BGR pixels (like OpenCV), enlarged if small, and the enlargement factor."""
+        enlarged = upscale(image, self.params.upscale, self.params.upscale_below)
+        return np.asarray(enlarged)[:, :, ::-1], enlarged.width / image.width
+
+    def _result(self, lines: list[tuple[np.ndarray, str, float]], factor: float) -> OcrResult:
         words = []
         for points, text, score in lines:
             xs, ys = points[:, 0] / factor, points[:, 1] / factor
-            text = split_glued_words(text.strip()) if p.split_glued_words else text.strip()
+            text = split_glued_words(text.strip()) if self.params.split_glued_words else text.strip()
             if text:
                 box = (round(xs.min()), round(ys.min()), round(xs.max()), round(ys.max()))
                 words.append(Word(text, box, float(score)))
