@@ -87,6 +87,14 @@ def train_command(
             print_table(metric_rows({**metrics[split], "references": metrics[split].get("references", {})}))
 
 
+def dataset_label(data: str) -> str:
+    """A short file-name-safe label of a --data value: the folder's or file's name."""
+    import re
+
+    tail = Path(data.partition(":")[2] if ":" in data and not Path(data).exists() else data)
+    return re.sub(r"[^\w.-]+", "-", tail.stem if tail.suffix else tail.name) or "data"
+
+
 device_option = click.option(
     "--device", default="cpu", show_default=True, help="Where the encoders and head run: cpu, cuda, cuda:1, auto."
 )
@@ -130,7 +138,8 @@ def eval_command(
     metrics = evaluation.metrics
     if slice_by:
         metrics["slices"] = {"by": slice_by, "groups": slice_metrics(evaluation, slice_by)}
-    name = f"eval-{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
+    on = f"{dataset_label(data_dir)}-" if data_dir else ""  # other data than the run's own
+    name = f"eval-{on}{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
     saved = RunFolder(run).write_json(f"{name}.json", metrics)
     if as_json:
         print_json(metrics)
