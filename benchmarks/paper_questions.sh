@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The paper's open questions, answered on ../shared/data/posters (issue 13): every command behind the tables in
+# benchmarks/README.md sections 1 and 5. Runs land in runs/ (not committed); features are cached, so a rerun
+# reuses finished runs and computes nothing twice. About 2 hours on 2 cores with a warm feature cache.
+set -euo pipefail
+MMGENRE=${MMGENRE:-mmgenre}
+DATA=${MMGENRE_DATA:-../shared/data/posters}
+KAGGLE=${MMGENRE_KAGGLE:-../shared/data/posters-kaggle}
+SEEDS=0,1,2
+step=${1:-all}
+
+if [[ $step == all || $step == main ]]; then  # the main table: the paper's head against the baselines, ASL vs BCE
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-main \
+    --vary fusion.name=cross-attn-smsam,concat,late,image-only,text-only --vary loss.name=asl,bce
+fi
+if [[ $step == all || $step == smsam ]]; then  # SMSAM depth, and the head without MCAM (pooled features)
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-smsam \
+    --variant fusion.params.layers=2 --variant fusion.params.layers=0 --variant fusion.params.layers=1 \
+    --variant fusion.params.layers=4 --variant fusion.params.cross_attention=false
+fi
+if [[ $step == all || $step == eras ]]; then  # train on 1980-1999 vs the same number from all eras; test on 2010s
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-eras \
+    --variant "data.train_max=1933;data.test_where=year >= 2010" \
+    --variant "data.train_where=year >= 1980 and year < 2000;data.test_where=year >= 2010"
+fi
+if [[ $step == all || $step == cultures ]]; then  # train without non-English posters; test on them
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-cultures \
+    --variant "data.test_where=not language ^= English" \
+    --variant "data.train_where=language ^= English;data.test_where=not language ^= English"
+fi
+if [[ $step == all || $step == sources ]]; then  # every main-table model on the second collection and at 182 px
+  for run in runs/ablate-main/*-seed*/; do
+    $MMGENRE eval "$run" --split all --data "$KAGGLE" --json > /dev/null
+    $MMGENRE eval "$run" --split test --resize-to 182 --json > /dev/null
+  done
+  python benchmarks/sources.py runs/ablate-main
+fi
