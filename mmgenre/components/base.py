@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 from abc import ABC
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -39,6 +40,9 @@ class Component(ABC):  # noqa: B024 (the kinds below declare the abstract method
     install_hint: ClassVar[str] = ""
     # Params that never change the component's outputs (batch sizes, timeouts...): not in cache keys.
     cache_exempt: ClassVar[frozenset[str]] = frozenset()
+    # Params added after the component's outputs were first cached: left out of the identity while they hold
+    # their default, so a new option whose default keeps the old outputs doesn't invalidate anyone's cache.
+    added_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: AnyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -58,9 +62,18 @@ class Component(ABC):  # noqa: B024 (the kinds below declare the abstract method
         hint = f" ({cls.install_hint})" if cls.install_hint else ""
         return f"missing {', '.join(missing)}{hint}"
 
+    @classmethod
+    def conformance_params(cls, folder: Path) -> dict | None:
+        """Params for `mmgenre.testing`'s checks (they may write small local files, e.g. tiny weights, into
+        `folder`); None: the defaults."""
+        return None
+
     def identity(self) -> dict:
         """What determines this component's outputs: the basis of its cache key."""
         params = self.params.model_dump(mode="json", exclude=set(self.cache_exempt))
+        for name in self.added_params:
+            if getattr(self.params, name) == self.Params.model_fields[name].get_default(call_default_factory=True):
+                params.pop(name, None)
         return {"kind": self.kind, "name": self.name, "version": self.version, "params": params}
 
     def fingerprint(self) -> str:

@@ -23,6 +23,7 @@ class CrossAttentionSmsamHead(FusionHead):
 
     name = "cross-attn-smsam"
     Params = CrossAttentionSmsamParams
+    added_params = frozenset({"cross_attention"})
 
     def uses_tokens(self) -> bool:
         return self.params.tokens

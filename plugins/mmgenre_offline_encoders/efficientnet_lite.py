@@ -26,6 +26,10 @@ class EfficientNetLiteParams(Params):
         "tf", description="'tf' (mean = std = 0.5) is what the TF-trained weights expect"
     )
     channels_last: bool = True
+    views: Literal["center", "center+flip", "whole", "center+whole"] = Field(
+        "center",
+        description="what the network sees, averaged: the centre crop, its mirror image, the whole poster padded",
+    )
 
 
 def weights_file(variant: str) -> Path:
@@ -62,6 +66,7 @@ class EfficientNetLite(ImageEncoder):
     Params = EfficientNetLiteParams
     provides_tokens = True
     cache_exempt = frozenset({"channels_last"})
+    added_params = frozenset({"views"})
     requires_modules = ("timm",)
 
     def identity(self) -> dict:
@@ -79,7 +84,32 @@ class EfficientNetLite(ImageEncoder):
         return self._transform_fn
 
     def preprocess(self, image):
-        return self._transform()(image)
+        """(3 * views, H, W): the views of one poster stacked along the channels."""
+        import torch
+
+        center = self._transform()(image)
+        views = {"center": center}
+        if "flip" in self.params.views:
+            views["flip"] = center.flip(-1)
+        if "whole" in self.params.views:
+            views["whole"] = self._whole(image)
+        return torch.cat([views[name] for name in self.params.views.split("+")])
+
+    def _whole(self, image):
+        """The whole poster, shrunk to fit the input square and padded with grey (zero after normalising)."""
+        import torch
+        from PIL import Image
+        from torchvision.transforms.functional import normalize, to_tensor
+
+        _, _, size, _ = VARIANTS[self.params.variant]
+        mean, std = NORMALISATION[self.params.normalisation]
+        scale = size / max(image.size)
+        width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+        pixels = normalize(to_tensor(image.resize((width, height), Image.Resampling.BICUBIC)), mean, std)
+        canvas = torch.zeros(3, size, size)
+        top, left = (size - height) // 2, (size - width) // 2
+        canvas[:, top : top + height, left : left + width] = pixels
+        return canvas
 
     def build_model(self, pretrained: bool = True):
         """The timm network with the packaged ImageNet weights (or random ones, to check they matter)."""
@@ -110,16 +140,26 @@ class EfficientNetLite(ImageEncoder):
         return EncoderInfo(
             dim=1280,
             token_dim=1280,
-            preprocessing={"resolution": size, "crop_pct": crop, "interpolation": "bicubic", "mean": mean, "std": std},
+            preprocessing={
+                "resolution": size,
+                "crop_pct": crop,
+                "interpolation": "bicubic",
+                "mean": mean,
+                "std": std,
+                "views": self.params.views,
+            },
         )
 
     def encode(self, pixels) -> Encoded:
         import torch
 
+        views = pixels.shape[1] // 3
+        pixels = pixels.reshape(-1, 3, *pixels.shape[2:])  # (B * views, 3, H, W)
         if self.params.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
-        features = self._model.forward_features(pixels)  # (B, 1280, h, w)
-        tokens = features.flatten(2).transpose(1, 2)  # (B, h*w, 1280)
+        features = self._model.forward_features(pixels)  # (B * views, 1280, h, w)
+        tokens = features.flatten(2).transpose(1, 2)  # (B * views, h*w, 1280)
+        tokens = tokens.reshape(-1, views, *tokens.shape[1:]).mean(dim=1)  # (B, h*w, 1280): views averaged
         return Encoded(
             pooled=tokens.mean(dim=1),
             tokens=tokens,
