@@ -38,9 +38,13 @@ def offline_hub() -> Iterator[None]:
 
 
 def file_stamp(path: str) -> str:
-    """Name, size and modification time of a local weights file or folder, for cache keys."""
-    target = Path(path)
-    stat = target.stat()
+    """Name, size and modification time of a local weights file or folder, for cache keys ('missing' for a path
+    that does not exist: `load` then says so, with what was tried)."""
+    target = Path(path).expanduser()
+    try:
+        stat = target.stat()
+    except OSError:
+        return f"{target.name}:missing"
     return f"{target.name}:{stat.st_size}:{int(stat.st_mtime)}"
 
 

@@ -114,7 +114,7 @@ class OpenClipImage(OpenClipTower, ImageEncoder):
         visual = self._model.visual
         return EncoderInfo(
             dim=int(visual.output_dim),
-            token_dim=getattr(visual, "width", None),
+            token_dim=getattr(visual, "width", None) or getattr(getattr(visual, "transformer", None), "width", None),
             preprocessing=clip_preprocessing(self._size()),
         )
 
