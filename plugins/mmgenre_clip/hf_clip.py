@@ -75,6 +75,12 @@ class HfClipTower(LocalWeights):
     requires_modules = ("transformers",)
     install_hint = "pip install 'mmgenre[clip]'"
 
+    @classmethod
+    def conformance_params(cls, folder):
+        from mmgenre_clip.tiny import write_tiny_hf_clip
+
+        return {"weights": str(write_tiny_hf_clip(folder))}  # random weights: no pretrained CLIP offline
+
 
 class HfClipImage(HfClipTower, ImageEncoder):
     """CLIP image tower via transformers CLIPModel (hub id or local folder); tokens = patch tokens."""

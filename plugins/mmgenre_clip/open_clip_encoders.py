@@ -98,6 +98,12 @@ class OpenClipTower(LocalWeights):
     requires_modules = ("open_clip",)
     install_hint = "pip install 'mmgenre[clip]'"
 
+    @classmethod
+    def conformance_params(cls, folder):
+        from mmgenre_clip.tiny import write_tiny_open_clip
+
+        return {"weights": str(write_tiny_open_clip(folder))}  # random weights: no pretrained CLIP offline
+
 
 class OpenClipImage(OpenClipTower, ImageEncoder):
     """CLIP image tower via open_clip (the paper: ViT-B-32 / openai); tokens = patch tokens."""

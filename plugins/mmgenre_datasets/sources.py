@@ -21,6 +21,14 @@ class FolderSource(DatasetSource):
     name = "folder"
     Params = FolderParams
 
+    @classmethod
+    def conformance_params(cls, folder: Path) -> dict:
+        from mmgenre.testing import write_labels_csv, write_posters
+
+        posters = folder / "posters"
+        write_labels_csv(posters / "labels.csv", write_posters(posters), relative_to=posters)
+        return {"path": str(posters)}
+
     def load(self, labels: list[str]) -> PosterDataset:
         dataset = load_dataset(self.params.path, labels)
         dataset.reference = self.reference()
@@ -41,6 +49,14 @@ class ManifestSource(DatasetSource):
 
     name = "manifest"
     Params = ManifestParams
+
+    @classmethod
+    def conformance_params(cls, folder: Path) -> dict:
+        from mmgenre.testing import write_labels_csv, write_posters
+
+        manifest = folder / "lists" / "posters.csv"  # rows point into a sibling folder: ../images/poster-0.jpg
+        write_labels_csv(manifest, write_posters(folder / "images"), relative_to=manifest.parent)
+        return {"path": str(manifest)}
 
     def load(self, labels: list[str]) -> PosterDataset:
         path = Path(self.params.path)
