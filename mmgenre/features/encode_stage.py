@@ -59,6 +59,7 @@ def image_entry_batches(
     workers: int = 0,
     gpu_decode: bool = False,
     bf16: bool = False,
+    gpu_decoder: str = "nvjpeg",
 ) -> Iterator[EntryBatch]:
     """Encode every source; the encoder is loaded on `device` first."""
     from mmgenre.features.image_batches import image_batches
@@ -73,6 +74,7 @@ def image_entry_batches(
         workers=workers,
         gpu_decode=gpu_decode,
         bf16=bf16,
+        gpu_decoder=gpu_decoder,
     )
     for batch in batches:
         result = EntryBatch(

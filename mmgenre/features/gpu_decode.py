@@ -1,11 +1,15 @@
-"""Decoding and preprocessing JPEG posters on the GPU (nvJPEG), so the GPU isn't starved by PIL.
+"""Decoding and preprocessing JPEG posters on the GPU, so the GPU isn't starved by PIL.
 
-A batch of JPEG byte strings is decoded by `torchvision.io.decode_jpeg(device="cuda")`, placed on one
-padded canvas, and every poster's centre crop is resampled to the encoder's resolution by a single
-`roi_align` call (bilinear, 2x2 samples per output pixel), then normalised with the encoder's mean/std.
+A batch of JPEG byte strings is decoded by `torchvision.io.decode_jpeg(device="cuda")` (nvJPEG on CUDA
+cores) or by nvImageCodec (`decoder="nvimgcodec"`: the GPU's hardware JPEG decoders where it has them, A100
+and later), placed on one padded canvas, and every poster's centre crop is resampled to the encoder's
+resolution by a single `roi_align` call (bilinear, 2x2 samples per output pixel), then normalised with the
+encoder's mean/std.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -13,10 +17,24 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.ops import roi_align
 
 MAX_SIDE = 1024  # larger posters are shrunk one by one before they join the shared canvas
+NVIMGCODEC_HINT = "pip install nvidia-nvimgcodec-cu13 (cu12 with a CUDA 12 torch)"
+_nvimgcodec_decoders: dict[int, object] = {}  # one decoder per GPU: making one takes a while
 
 
-def decode_jpegs(datas: list[torch.Tensor], device: str) -> list[torch.Tensor | None]:
+def nvimgcodec_available() -> bool:
+    """Whether nvImageCodec's Python package is installed (checked without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nvidia.nvimgcodec") is not None
+    except ModuleNotFoundError:  # no `nvidia` namespace at all
+        return False
+
+
+def decode_jpegs(datas: list[torch.Tensor], device: str, decoder: str = "nvjpeg") -> list[torch.Tensor | None]:
     """(3, H, W) uint8 images on `device`; None where a file doesn't decode."""
+    if decoder == "nvimgcodec":
+        return decode_jpegs_nvimgcodec(datas, device)
     try:
         return list(decode_jpeg(datas, mode=ImageReadMode.RGB, device=device))
     except RuntimeError:  # one bad file fails the batch: decode one by one to find it
@@ -27,6 +45,36 @@ def decode_jpegs(datas: list[torch.Tensor], device: str) -> list[torch.Tensor | 
             except RuntimeError:
                 images.append(None)
         return images
+
+
+def decode_jpegs_nvimgcodec(datas: list[torch.Tensor], device: str) -> list[torch.Tensor | None]:
+    """nvImageCodec's batch decode (hardware decoder first, then CUDA, then CPU), EXIF orientation applied as
+    PIL's path does; images reach torch through DLPack, which orders them after the decoder's stream."""
+    from nvidia import nvimgcodec
+
+    index = torch.device(device).index or 0
+    if index not in _nvimgcodec_decoders:
+        _nvimgcodec_decoders[index] = nvimgcodec.Decoder(device_id=index)
+    decoder: Any = _nvimgcodec_decoders[index]
+    params = nvimgcodec.DecodeParams(color_spec=nvimgcodec.ColorSpec.RGB, apply_exif_orientation=True)
+    encoded = [data.numpy().tobytes() for data in datas]
+    try:
+        decoded = decoder.decode(encoded, params=params)  # None in place of a file it can't decode
+    except Exception:  # one bad file failed the batch: decode one by one to find it
+        decoded = [_decode_one(decoder, data, params) for data in encoded]
+    images: list[torch.Tensor | None] = []
+    for image in decoded:
+        tensor = torch.from_dlpack(image) if image is not None else None
+        usable = tensor is not None and tensor.ndim == 3 and tensor.shape[2] == 3
+        images.append(tensor.permute(2, 0, 1) if usable else None)  # HWC -> CHW view
+    return images
+
+
+def _decode_one(decoder: Any, data: bytes, params: Any) -> Any:
+    try:
+        return decoder.decode(data, params=params)
+    except Exception:
+        return None
 
 
 def crop_resize_normalise(images: list[torch.Tensor], preprocessing: dict) -> torch.Tensor:

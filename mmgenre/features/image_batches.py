@@ -88,8 +88,10 @@ def image_batches(
     gpu_decode: bool = False,
     gpu_share: float = 1.0,
     bf16: bool = False,
+    gpu_decoder: str = "nvjpeg",
 ) -> Iterator[EncodedBatch]:
-    """Encode every source (no cache involved); yields batches as they are ready."""
+    """Encode every source (no cache involved); yields batches as they are ready. `gpu_decoder`: "nvjpeg"
+    (torchvision) or "nvimgcodec" (see gpu_decode.py)."""
     loader: DataLoader = DataLoader(
         _Posters(sources, encoder, options, gpu_share if gpu_decode else 0.0),
         batch_size=batch_size,
@@ -99,7 +101,7 @@ def image_batches(
         prefetch_factor=4 if workers else None,
     )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
-    prepare = partial(_prepare, encoder=encoder, sources=sources, options=options, device=device)
+    prepare = partial(_prepare, encoder=encoder, sources=sources, options=options, device=device, decoder=gpu_decoder)
     for indices, pixels, bad in map(prepare, loader):
         encoded = None
         if pixels is not None:
@@ -109,7 +111,7 @@ def image_batches(
 
 
 def _prepare(
-    batch: dict, *, encoder: ImageEncoder, sources: list[Source], options: ImageOptions, device: str
+    batch: dict, *, encoder: ImageEncoder, sources: list[Source], options: ImageOptions, device: str, decoder: str
 ) -> tuple[list[int], torch.Tensor | None, list[tuple[int, BadImage]]]:
     """A collated batch -> (indices, preprocessed pixels on the device, bad images)."""
     bad = list(batch["bad"])
@@ -117,7 +119,7 @@ def _prepare(
     if batch["jpegs"] is not None:
         from mmgenre.features.gpu_decode import crop_resize_normalise, decode_jpegs
 
-        decoded = decode_jpegs(list(batch["jpegs"].split(batch["jpeg_lengths"])), device)
+        decoded = decode_jpegs(list(batch["jpegs"].split(batch["jpeg_lengths"])), device, decoder)
         good = [(i, image) for i, image in zip(batch["jpeg_indices"], decoded) if image is not None]
         bad += [
             (i, decode_problem(sources[i], options))

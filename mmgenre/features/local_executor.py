@@ -46,6 +46,7 @@ class LocalExecutor:
         batches = image_entry_batches(
             encoder, plan.image_todo, plan.options, plan.spaces.image, plan.spaces.image_tokens,
             device=s.device, batch_size=s.batch_size, workers=s.loader_workers, gpu_decode=s.gpu_decode, bf16=s.bf16,
+            gpu_decoder=s.gpu_decoder,
         )  # fmt: skip
         return store_batches(
             batches, store, skips, Progress(len(plan.image_todo), f"image encoder ({encoder.name})", progress)

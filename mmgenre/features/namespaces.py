@@ -42,13 +42,17 @@ class FeatureSpaces:
         return [space for space in spaces if space is not None]
 
 
-def feature_spaces(recipe, *, gpu_decode: bool = False, bf16: bool = False) -> FeatureSpaces:
-    """The namespaces `recipe` needs. GPU decoding and bf16 change numbers a little, so they get their own."""
+def feature_spaces(
+    recipe, *, gpu_decode: bool = False, bf16: bool = False, gpu_decoder: str = "nvjpeg"
+) -> FeatureSpaces:
+    """The namespaces `recipe` needs. GPU decoding (each decoder) and bf16 change numbers a little, so they get
+    their own."""
     needs, tokens = recipe.fusion.modalities(), recipe.fusion.uses_tokens()
     image, text = recipe.image_encoder, recipe.text_encoder
     spaces: dict[str, Namespace] = {}
     if "image" in needs and image is not None:
-        variant = ("@gpu-decode" if gpu_decode else "") + ("@bf16" if bf16 else "")
+        decode = "@gpu-decode" if gpu_decoder == "nvjpeg" else f"@{gpu_decoder}"
+        variant = (decode if gpu_decode else "") + ("@bf16" if bf16 else "")
         spaces["image"] = Namespace.of(image, "pooled" + variant)
         if tokens and image.provides_tokens:
             spaces["image_tokens"] = Namespace.of(image, "tokens" + variant)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from mmgenre.components import ImageEncoder, OcrEngine, TextEncoder
@@ -9,6 +10,8 @@ from mmgenre.data.skips import SkipLog
 from mmgenre.features.namespaces import FeatureSpaces, feature_spaces, text_key
 from mmgenre.features.sources import ImageOptions, Source, hash_sources
 from mmgenre.features.store import FeatureStore
+
+log = logging.getLogger("mmgenre")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Settings:
     loader_workers: int = 0
     gpu_decode: bool = False
     bf16: bool = False
+    gpu_decoder: str = "nvjpeg"  # or "nvimgcodec" (features.decode=nvimgcodec, when it is installed)
 
     @classmethod
     def of(cls, spec, device: str) -> Settings:
@@ -30,7 +34,20 @@ class Settings:
         on_gpu = device.startswith("cuda")
         loaders = spec.loader_workers if spec.loader_workers is not None else (default_workers() if on_gpu else 0)
         gpu_decode, bf16 = on_gpu and spec.decode != "cpu", on_gpu and spec.precision != "fp32"
-        return cls(device, spec.batch_size, spec.ocr_workers, loaders, gpu_decode, bf16)
+        decoder = gpu_decoder(spec.decode) if gpu_decode else "nvjpeg"
+        return cls(device, spec.batch_size, spec.ocr_workers, loaders, gpu_decode, bf16, decoder)
+
+
+def gpu_decoder(decode: str) -> str:
+    """The GPU JPEG decoder for a recipe's `features.decode`: nvImageCodec when asked for and installed."""
+    from mmgenre.features.gpu_decode import NVIMGCODEC_HINT, nvimgcodec_available
+
+    if decode != "nvimgcodec":
+        return "nvjpeg"
+    if nvimgcodec_available():
+        return "nvimgcodec"
+    log.warning("features.decode=nvimgcodec: nvImageCodec is not installed (%s); decoding with nvJPEG", NVIMGCODEC_HINT)
+    return "nvjpeg"
 
 
 @dataclass
@@ -59,7 +76,9 @@ def plan_features(
     recipe, items: list, store: FeatureStore, settings: Settings, options: ImageOptions, skips: SkipLog
 ) -> FeaturePlan:
     """Hash the posters (`items`: paths or (name, bytes) uploads) and find what the store lacks."""
-    spaces = feature_spaces(recipe, gpu_decode=settings.gpu_decode, bf16=settings.bf16)
+    spaces = feature_spaces(
+        recipe, gpu_decode=settings.gpu_decode, bf16=settings.bf16, gpu_decoder=settings.gpu_decoder
+    )
     for space in spaces.all():
         store.register(space)
     plan = FeaturePlan(
