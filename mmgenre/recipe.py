@@ -86,7 +86,9 @@ class FeatureSpec(Strict):
         None, ge=0, description="image decoding workers; default: all cores on GPU, 0 on CPU"
     )
     device: str = "auto"
-    decode: Literal["auto", "cpu"] = Field("auto", description="JPEG decoding: on the GPU when encoding there")
+    decode: Literal["auto", "cpu", "nvimgcodec"] = Field(
+        "auto", description="JPEG decoding: on the GPU when encoding there (nvJPEG, or nvImageCodec), or 'cpu'"
+    )
     precision: Literal["auto", "fp32"] = Field("auto", description="encoders: bf16 autocast on a GPU, or fp32")
 
 
