@@ -15,7 +15,7 @@ import numpy as np
 
 from mmgenre.ablation_tables import markdown_table, per_genre_table
 from mmgenre.data.dataset import PosterDataset
-from mmgenre.errors import RecipeError
+from mmgenre.errors import RecipeError, RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap, per_genre_bootstrap
 from mmgenre.features.cache import FeatureCache
@@ -110,13 +110,26 @@ def run_ablation(
 def trained_run(recipe, dataset: PosterDataset, cache: FeatureCache, path: Path, limit: int | None) -> RunFolder:
     """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
     run = RunFolder(path)
-    done = all((path / name).is_file() for name in ("model.safetensors", "recipe.yaml", "run.json"))
-    if done and (path / "recipe.yaml").read_text() == recipe.to_yaml():
-        info = run.info()
-        if (info.data, info.limit) == (dataset.reference, limit):
-            log.info("ablation: reusing the finished run %s", path)
-            return run
+    if reusable(run, recipe, dataset, limit):
+        log.info("ablation: reusing the finished run %s", path)
+        return run
     return train(recipe, dataset, cache, path, limit=limit, overwrite=True)
+
+
+def reusable(run: RunFolder, recipe, dataset: PosterDataset, limit: int | None) -> bool:
+    """Whether `run` is a finished run of this recipe on this data. A damaged one is an error naming the file
+    (it is not silently trained over, and fails now rather than after the other variants have trained)."""
+    if not all((run.path / name).is_file() for name in ("model.safetensors", "recipe.yaml", "run.json")):
+        return False
+    try:
+        run.recipe_data()
+        if (run.path / "recipe.yaml").read_bytes() != recipe.to_yaml().encode():
+            return False  # another recipe (say, another --set): trained again
+        info = run.info()
+        run.thresholds(), run.metrics()  # what the comparison reads
+    except RunError as error:
+        raise RunError(f"{error} (delete {run.path} to train this variant again)") from None
+    return (info.data, info.limit) == (dataset.reference, limit)
 
 
 def compare(variants: list[Variant], seeds: list[int]) -> dict:

@@ -28,10 +28,13 @@ def poster_files(data: Path) -> list[Path]:
         raise MmgenreError(f"--data {data} is neither a folder of posters nor a list file")
     text = data.read_text(encoding="utf-8-sig", errors="replace")
     if data.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as error:
+            raise MmgenreError(f"{data} is not a readable CSV file: {error}") from None
         if rows and "file" not in rows[0]:
             raise MmgenreError(f"{data} has no `file` column")
-        names = [row["file"] for row in rows]
+        names = [name.strip() for row in rows if isinstance(name := row["file"], str) and name.strip()]
     else:
         names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     return [data.parent / name for name in names]
@@ -51,12 +54,36 @@ class PredictionWriter:
             csv.writer(self.handle).writerow(self.columns)
 
     def _read_done(self) -> set[str]:
+        """The files already predicted in `path`. A file that is not one of our prediction files is an error
+        and is left untouched; only a partial last row of ours (a killed run) is cut off."""
         if not self.path.exists():
             return set()
-        text = self.path.read_text(encoding="utf-8")
-        if text and not text.endswith("\n"):  # a run killed mid-line: drop the partial row we wrote
-            text = text[: text.rfind("\n") + 1]
-            self.path.write_text(text, encoding="utf-8")
+        if not self.path.is_file():
+            raise MmgenreError(f"--out {self.path} is not a regular file: choose a .csv or .jsonl file name")
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                text = handle.read()
+        except UnicodeDecodeError:
+            raise MmgenreError(f"{self.path} is not a prediction file of ours (not UTF-8 text): choose another --out")
+        newline = "\r\n" if self.csv else "\n"  # csv rows end in \r\n (OCR texts inside them hold \n)
+        end = text.rfind(newline) + len(newline) if newline in text else 0
+        whole, partial = text[:end], text[end:]
+        done = self._rows(whole)
+        if partial:
+            if not self._is_ours(partial, first=not whole):
+                raise MmgenreError(f"{self.path} is not a prediction file of ours: choose another --out")
+            with self.path.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(whole)  # a run killed mid-row: drop the partial row we wrote
+        return done
+
+    def _is_ours(self, partial: str, first: bool) -> bool:
+        """Whether an unfinished last line is the start of what this writer writes there."""
+        start = ",".join(self.columns) + "\r\n" if self.csv else '{"file": '
+        if self.csv and not first:
+            return True  # after our header: a row of ours
+        return start.startswith(partial) or (not self.csv and partial.startswith(start))
+
+    def _rows(self, text: str) -> set[str]:
         if self.csv:
             rows = list(csv.reader(io.StringIO(text)))
             if rows and rows[0] != self.columns:

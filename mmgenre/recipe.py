@@ -196,10 +196,17 @@ def parse_yaml(text: str, where: str) -> Any:
     except RecursionError:
         raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)") from None
     except yaml.YAMLError as error:
-        raise RecipeError(f"{where} is not valid YAML: {error}") from None
+        raise RecipeError(f"{where} is not valid YAML: {yaml_problem(error)}") from None
     if depth(data) > MAX_DEPTH:
         raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)")
     return data
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where (PyYAML's own text spans several lines)."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
 def depth(value: Any) -> int:
@@ -214,7 +221,8 @@ def depth(value: Any) -> int:
     return deepest
 
 
-def read_yaml(path: Path) -> dict:
+def read_recipe_text(path: Path) -> str:
+    """A recipe file's text: UTF-8, of a recipe's size; anything else is a clear error naming the file."""
     try:
         if path.stat().st_size > MAX_RECIPE_BYTES:
             raise RecipeError(f"{display(path)} is larger than {MAX_RECIPE_BYTES:,} bytes: not a recipe")
@@ -223,7 +231,13 @@ def read_yaml(path: Path) -> dict:
         raise RecipeError(f"{display(path)} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     except OSError as error:
         raise RecipeError(f"cannot read recipe {display(path)}: {error.strerror}") from None
-    data = parse_yaml(text, display(path))
+    if "\x00" in text:
+        raise RecipeError(f"{display(path)} is not UTF-8 text (it holds NUL bytes: UTF-16?): save it as UTF-8")
+    return text
+
+
+def read_yaml(path: Path) -> dict:
+    data = parse_yaml(read_recipe_text(path), display(path))
     if not isinstance(data, dict):
         raise RecipeError(f"{display(path)} must hold a mapping of recipe keys, not {type(data).__name__}")
     return data

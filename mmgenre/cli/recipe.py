@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mmgenre.cli.options import set_option
-from mmgenre.recipe import available_recipes, display, find_recipe, load_recipe
+from mmgenre.recipe import available_recipes, display, find_recipe, load_recipe, read_recipe_text
 
 
 @click.group("recipe")
@@ -22,7 +22,7 @@ def show(recipe: str | None, resolved: bool, overrides: tuple[str, ...]) -> None
     if resolved or overrides:
         click.echo(load_recipe(recipe, list(overrides)).to_yaml(), nl=False)
     else:
-        click.echo(find_recipe(recipe).read_text(encoding="utf-8"), nl=False)
+        click.echo(read_recipe_text(find_recipe(recipe)), nl=False)
 
 
 @recipe_group.command("validate")

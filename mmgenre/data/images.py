@@ -42,6 +42,8 @@ def file_problem(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> BadImage 
         return BadImage("missing file")
     except OSError as error:  # a name too long for the filesystem, a permission denied on a folder above...
         return BadImage("unreadable file", error.strerror or str(error))
+    except ValueError:  # a NUL byte in the name
+        return BadImage("unreadable file", "the name holds a NUL byte")
     if stat.S_ISDIR(info.st_mode):
         return BadImage("not a file", "a directory")
     if not stat.S_ISREG(info.st_mode):

@@ -9,6 +9,7 @@ import numpy as np
 from mmgenre.data.dataset import Poster, PosterDataset, genre_matrix
 from mmgenre.data.sources import open_dataset
 from mmgenre.data.splits import chosen_ids
+from mmgenre.errors import DatasetError
 from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
 from mmgenre.predictor import Predictor
@@ -53,6 +54,11 @@ def evaluate_run(
     chosen = set(wanted) if wanted is not None else None
     candidates = [p for p in dataset.posters if chosen is None or p.id in chosen]
     features = predictor.features([p.path for p in candidates], dataset.skips, resize_to=resize_to, progress=progress)
+    if not len(features):
+        raise DatasetError(
+            f"none of the {len(candidates)} posters of {dataset.location} to evaluate could be used "
+            f"({dataset.skips.summary(dataset.rows, 'rows')})"
+        )
     posters = [candidates[row] for row in features.rows]
     targets = genre_matrix(posters, labels)
     scores = predictor.scores(features)

@@ -7,6 +7,7 @@ import html
 from datetime import datetime
 from pathlib import Path
 
+from mmgenre.errors import RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap
 from mmgenre.features.cache import FeatureCache
@@ -116,6 +117,10 @@ def build_report(
 ) -> dict[str, Path]:
     """Write index.html, report.md and the PNG figures to `out`; returns what was written."""
     runs = load_runs(run_paths)
+    for run in runs:
+        run.check()
+        if run.labels != runs[0].labels:
+            raise RunError(f"{run.folder.path} predicts other genres than {runs[0].folder.path}: can't compare them")
     out = Path(out)
     claim_output_folder(out, MARKER)
     title = title or ("mmgenre report: " + ", ".join(r.name for r in runs))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mmgenre.components import KINDS
+from mmgenre.errors import RunError
 from mmgenre.training.run_folder import RunFolder, RunInfo, SplitScores
 
 
@@ -38,7 +39,10 @@ class ReportRun:
 
     @cached_property
     def test_metrics(self) -> dict:
-        return self.folder.metrics()["test"]
+        metrics = self.folder.metrics()
+        if "test" not in metrics:
+            raise RunError(f"{self.folder.path} has no test metrics (no test posters): nothing to report")
+        return metrics["test"]
 
     @cached_property
     def history(self) -> list[dict]:
@@ -47,6 +51,10 @@ class ReportRun:
     @cached_property
     def recipe(self) -> dict:
         return self.folder.recipe_data()
+
+    def check(self) -> None:
+        """Read everything the report uses, so that a damaged run stops it before anything is written."""
+        self.info, self.thresholds, self.test, self.test_metrics, self.history, self.recipe  # noqa: B018
 
     def test_predictions(self) -> np.ndarray:
         return self.test.scores >= self.thresholds

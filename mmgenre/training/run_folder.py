@@ -22,20 +22,22 @@ import math
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from mmgenre.components import FeatureDims
-from mmgenre.errors import RunError
+from mmgenre.errors import RecipeError, RunError
+from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.output_folders import check_output_folder
 
 log = logging.getLogger("mmgenre")
 MODEL_FILE = "model.safetensors"
 MARKER = ".mmgenre-run"
 RUN_FILES = ("recipe.yaml", "history.jsonl", "thresholds.json", "metrics.json", "scores.npz", MODEL_FILE)
+SPLIT_NAMES = ("train", "val", "test")
 RUN_FORMAT = 2  # 1: runs written before run.json had a format; 2: `data` is a dataset reference, `components`
 
 
@@ -95,9 +97,33 @@ class RunInfo:
         if missing:
             raise RunError(f"{where} lacks the key(s) {', '.join(missing)}")
         info = cls(**values)
-        if not (isinstance(info.labels, list) and all(isinstance(label, str) for label in info.labels)):
-            raise RunError(f"{where}: 'labels' must be a list of genre names")
+        problem = info.problem()
+        if problem:
+            raise RunError(f"{where}: {problem}")
         return info
+
+    def problem(self) -> str | None:
+        """What in these values does not have the shape mmgenre wrote; None when all does."""
+        dims, counts = FeatureDims.__dataclass_fields__, self.train_genre_counts
+        checks = {
+            "labels": _names(self.labels) and len(self.labels) == len(set(self.labels)) > 0,
+            "dims": isinstance(self.dims, dict)
+            and all(k in dims and (v is None or type(v) is int) for k, v in self.dims.items()),
+            "data": isinstance(self.data, dict) and isinstance(self.data.get("name"), str),
+            "splits": isinstance(self.splits, dict) and all(_names(self.splits.get(s)) for s in SPLIT_NAMES),
+            "train_genre_counts": isinstance(counts, list)
+            and all(_is_number(n) for n in counts)
+            and len(counts) in (0, len(self.labels)),
+            "limit": self.limit is None or _is_number(self.limit),
+            "best_epoch": _is_number(self.best_epoch),
+            "components": isinstance(self.components, dict)
+            and all(isinstance(c, dict) for c in self.components.values()),
+            **{name: isinstance(getattr(self, name), dict) for name in ("versions", "skipped")},
+        }
+        wrong = [name for name, ok in checks.items() if not ok]
+        if not wrong:
+            return None
+        return f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not what mmgenre writes (damaged or edited?)"
 
 
 @dataclass
@@ -125,6 +151,7 @@ class RunContents:
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._info: RunInfo | None = None  # run.json, read (and warned about) once
 
     def is_ours(self) -> bool:
         """Whether the folder holds an mmgenre run (complete or interrupted while being written)."""
@@ -140,6 +167,7 @@ class RunFolder:
         """Write every run file to a staging folder, then move them in. `run.json` goes last and is taken
         away first, so a crash in between leaves a folder that says it is incomplete, never a mixed run."""
         self.path.mkdir(parents=True, exist_ok=True)
+        self._info = None
         staging = Path(tempfile.mkdtemp(dir=self.path, prefix=".staging-"))
         try:
             self._write(staging, contents)
@@ -169,13 +197,18 @@ class RunFolder:
 
     def scores(self, split: str) -> SplitScores:
         """Saved scores of a split (arrays only: loading never unpickles objects)."""
+        path, labels = self._require("scores.npz"), self.info().labels
         try:
-            with np.load(self._require("scores.npz"), allow_pickle=False) as data:
+            with np.load(path, allow_pickle=False) as data:
                 if f"{split}_scores" not in data:
                     raise RunError(f"{self.path} has no saved scores for the {split} split")
-                return SplitScores(data[f"{split}_ids"].tolist(), data[f"{split}_scores"], data[f"{split}_targets"])
-        except (OSError, ValueError, KeyError) as error:
-            raise RunError(f"{self.path / 'scores.npz'} cannot be read: {error}") from None
+                saved = SplitScores(data[f"{split}_ids"].tolist(), data[f"{split}_scores"], data[f"{split}_targets"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise RunError(f"{path} cannot be read: {error}") from None
+        shape = (len(saved.ids), len(labels))
+        if not (saved.scores.shape == saved.targets.shape == shape and isinstance(saved.ids, list)):
+            raise RunError(f"{path}: the {split} arrays do not match {shape[0]} posters by {shape[1]} genres")
+        return saved
 
     def _require(self, name: str) -> Path:
         target = self.path / name
@@ -194,17 +227,23 @@ class RunFolder:
             raise RunError(f"{path} is not valid JSON: {error}") from None
 
     def recipe_data(self) -> dict:
+        from mmgenre.recipe import parse_yaml
+
         path = self._require("recipe.yaml")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as error:
-            raise RunError(f"{path} is not a valid recipe: {str(error).splitlines()[0]}") from None
+            data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+        except UnicodeDecodeError as error:
+            raise RunError(f"{path} is not UTF-8 text (byte {error.start}): not a recipe mmgenre wrote") from None
+        except RecipeError as error:
+            raise RunError(str(error)) from None
         if not isinstance(data, dict):
             raise RunError(f"{path} must hold a mapping of recipe keys")
         return data
 
     def info(self) -> RunInfo:
-        return RunInfo.from_json(self._json("run.json"), self.path / "run.json")
+        if self._info is None:
+            self._info = RunInfo.from_json(self._json("run.json"), self.path / "run.json")
+        return self._info
 
     def thresholds(self) -> list[float]:
         path, data, labels = self.path / "thresholds.json", self._json("thresholds.json"), self.info().labels
@@ -219,15 +258,26 @@ class RunFolder:
         return [float(data[label]) for label in labels]
 
     def history(self) -> list[dict]:
+        path = self._require("history.jsonl")
         try:
-            return [json.loads(line) for line in self._require("history.jsonl").read_text().splitlines() if line]
-        except json.JSONDecodeError as error:
-            raise RunError(f"{self.path / 'history.jsonl'} is not valid JSON lines: {error}") from None
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RunError(f"{path} is not valid JSON lines: {error}") from None
+        for number, row in enumerate(rows, 1):
+            if not (isinstance(row, dict) and all(_is_number(row.get(key), finite=False) for key in EPOCH_KEYS)):
+                raise RunError(f"{path} line {number} is not a training epoch (with {', '.join(EPOCH_KEYS)})")
+        return rows
 
     def metrics(self) -> dict:
-        data = self._json("metrics.json")
-        if not isinstance(data, dict):
-            raise RunError(f"{self.path / 'metrics.json'} must hold a JSON object")
+        """Metrics per split (`val`, and `test` when the run had test posters), checked where tables read them."""
+        path, data = self.path / "metrics.json", self._json("metrics.json")
+        if not (isinstance(data, dict) and isinstance(data.get("val"), dict)):
+            raise RunError(f"{path} must hold a JSON object with the metrics of the val split")
+        labels = self.info().labels
+        for split, values in data.items():
+            problem = _metrics_problem(values, labels) if split in ("val", "test") else None
+            if problem:
+                raise RunError(f"{path}: the {split} metrics {problem}")
         return data
 
     def state(self) -> dict:
@@ -246,5 +296,35 @@ class RunFolder:
         return target
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _is_number(value: object, finite: bool = True) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and (math.isfinite(value) or not finite)
+
+
+def _names(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+EPOCH_KEYS = ("epoch", "train_loss", "val_macro_f1_tuned")
+
+
+def _metrics_problem(values: object, labels: list[str]) -> str | None:
+    """What is wrong with one split's metrics, as the tables and figures read them; None when nothing is."""
+    if not isinstance(values, dict):
+        return "are not a JSON object"
+    missing = [key for key in HEADLINE if key not in values]
+    if missing:
+        return f"lack {', '.join(missing)}"
+    references = values.get("references", {})
+    if not (isinstance(references, dict) and all(isinstance(table, dict) for table in references.values())):
+        return "have references that are not JSON objects"
+    for table in [values, *references.values()]:
+        if any(not _is_number(value, finite=False) for key, value in table.items() if key in HEADLINE):
+            return "hold a value that is not a number"
+    tuned = values.get("tuned")
+    per_genre = tuned.get("per_genre") if isinstance(tuned, dict) else None
+    if not isinstance(per_genre, dict) or any(
+        not (isinstance(per_genre.get(label), dict) and _is_number(per_genre[label].get("f1"), finite=False))
+        for label in labels
+    ):
+        return "lack the per-genre F1 of the tuned thresholds"
+    return None
