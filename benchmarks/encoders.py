@@ -5,7 +5,8 @@ forward pass on the same batch, for each encoder, on the CPU or a GPU.
     python benchmarks/encoders.py --posters 300 --device cuda --repeat 40
 
 CLIP runs with random weights (none can be downloaded here): speed does not depend on the weights.
-End to end uses the pipeline's own batching (data-loader workers; on CUDA, nvJPEG decoding and bf16).
+End to end uses the pipeline's own batching (data-loader workers; on CUDA, nvJPEG or nvImageCodec decoding
+(`--modes nvjpeg,nvimgcodec,pil`) and bf16).
 Writes benchmarks/results/encoders-*.json and prints a table.
 """
 
@@ -26,10 +27,19 @@ from common import DEFAULT_POSTERS, print_table, write_result  # noqa: E402
 from mmgenre import DEFAULT_GENRES  # noqa: E402
 from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.data.images import load_image  # noqa: E402
+from mmgenre.features.gpu_decode import NVIMGCODEC_HINT, nvimgcodec_available  # noqa: E402
 from mmgenre.features.image_batches import image_batches  # noqa: E402
 from mmgenre.features.ocr_stage import default_workers  # noqa: E402
 from mmgenre.features.sources import ImageOptions, Source  # noqa: E402
 from mmgenre.registry import Registry  # noqa: E402
+
+# decoding mode -> (share of JPEGs decoded on the GPU, GPU decoder)
+MODES = {
+    "nvjpeg": (1.0, "nvjpeg"),
+    "nvimgcodec": (1.0, "nvimgcodec"),
+    "hybrid": (0.8, "nvjpeg"),
+    "pil": (0.0, "nvjpeg"),
+}
 
 
 def random_clip_checkpoints(folder: Path) -> dict[str, dict]:
@@ -70,6 +80,7 @@ def end_to_end(
     gpu_decode: bool,
     gpu_share: float,
     bf16: bool,
+    gpu_decoder: str = "nvjpeg",
 ) -> float:
     """Posters per second through the pipeline's decode + preprocess + encode (no cache)."""
     options = ImageOptions()
@@ -85,6 +96,7 @@ def end_to_end(
             gpu_decode=gpu_decode,
             gpu_share=gpu_share,
             bf16=bf16,
+            gpu_decoder=gpu_decoder,
         )
         done = sum(len(batch.indices) for batch in batches)
         synchronise(device)
@@ -121,7 +133,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="decoding workers [default: the pipeline's choice]")
     parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
     parser.add_argument("--only", help="comma-separated encoder labels to run")
-    parser.add_argument("--modes", default="nvjpeg,hybrid,pil", help="CUDA decoding modes to measure")
+    parser.add_argument("--modes", default="nvjpeg,hybrid,pil", help="CUDA decoding modes: " + ",".join(MODES))
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     batch_size = args.batch_size or (512 if cuda else 32)
@@ -148,14 +160,18 @@ def main() -> None:
             except Exception as error:  # e.g. weights package missing on this machine
                 print(f"skipping {label}: {error}", file=sys.stderr)
                 continue
-            shares = {"nvjpeg": 1.0, "hybrid": 0.8, "pil": 0.0}
-            modes = [(shares[m], True) for m in args.modes.split(",")] if cuda else [(0.0, False)]
+            modes = [MODES[m] for m in args.modes.split(",")] if cuda else [(0.0, "nvjpeg")]
             bare = bare_forward(encoder, images, args.device, batch_size, len(sources), cuda)
-            for gpu_share, bf16 in modes:
-                gpu_decode = gpu_share > 0
-                e2e = end_to_end(encoder, sources, args.device, batch_size, args.workers, gpu_decode, gpu_share, bf16)
+            for gpu_share, decoder in modes:
+                gpu_decode, bf16 = gpu_share > 0, cuda
+                if decoder == "nvimgcodec" and not nvimgcodec_available():
+                    print(f"skipping nvimgcodec: not installed ({NVIMGCODEC_HINT})", file=sys.stderr)
+                    continue
+                e2e = end_to_end(
+                    encoder, sources, args.device, batch_size, args.workers, gpu_decode, gpu_share, bf16, decoder
+                )
                 decode = (
-                    (f"nvjpeg {gpu_share:.0%} + PIL" if 0 < gpu_share < 1 else "nvjpeg (GPU)")
+                    (f"{decoder} {gpu_share:.0%} + PIL" if 0 < gpu_share < 1 else f"{decoder} (GPU)")
                     if gpu_decode
                     else f"PIL ({args.workers} workers)"
                 )
