@@ -71,9 +71,11 @@ class ConformanceSession:
 
     def __init__(self) -> None:
         from mmgenre.registry import Registry
+        from mmgenre.testing.worker import WorkerProcess
 
         self.registry = Registry.from_entry_points()
         self.folder = Path(tempfile.mkdtemp(prefix="mmgenre-checks-"))
+        self.worker = WorkerProcess()  # one worker process for the whole run
         self._benches: dict[tuple[str, str], Any] = {}
 
     def cases(self, plugins: list[str], origin: str) -> list[Case]:
@@ -110,10 +112,11 @@ class ConformanceSession:
         if key not in self._benches:
             folder = self.folder / "-".join(key)
             folder.mkdir()
-            self._benches[key] = Workbench(component, folder)
+            self._benches[key] = Workbench(component, folder, worker=self.worker)
         return self._benches[key]
 
     def close(self) -> None:
+        self.worker.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ from mmgenre.errors import ComponentUnavailableError
 from mmgenre.testing.checks import CHECKS
 from mmgenre.testing.contract import Check, CheckSkipped, ConformanceError, Violation
 from mmgenre.testing.workbench import Workbench
+from mmgenre.testing.worker import WorkerProcess
 
 
 def applicable(bench: Workbench) -> list[Check]:
@@ -51,8 +52,10 @@ def run_check(check: Check, bench: Workbench) -> None:
 def new_workbench(component: type[Component], params: dict | None) -> Workbench:
     """A workbench in a temporary folder that is removed when the workbench is no longer used."""
     folder = Path(tempfile.mkdtemp(prefix=f"mmgenre-checks-{component.name or 'component'}-"))
-    bench = Workbench(component, folder, params)
+    worker = WorkerProcess()
+    bench = Workbench(component, folder, params, worker)
     weakref.finalize(bench, shutil.rmtree, folder, True)
+    weakref.finalize(bench, worker.close)
     return bench
 
 

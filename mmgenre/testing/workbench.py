@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from mmgenre.components import KINDS, Component, Kind
 from mmgenre.testing.contract import Violation
+from mmgenre.testing.worker import WorkerProcess
 
 PARAMS_FIX = (
     "give the checks working params: a `conformance_params(cls, folder)` classmethod on the component returning "
@@ -32,10 +33,13 @@ def kind_of(component: type) -> Kind:
 class Workbench:
     """The checks' view of one component class."""
 
-    def __init__(self, component: type[Component], folder: Path, params: dict | None = None) -> None:
+    def __init__(
+        self, component: type[Component], folder: Path, params: dict | None = None, worker: WorkerProcess | None = None
+    ) -> None:
         self.component = component
         self.kind = kind_of(component)
         self.folder = folder
+        self.worker = worker or WorkerProcess()  # where pickled components are sent
         self._params = params
         self._made: dict[str, Any] = {}
         self._scratch = itertools.count()

@@ -25,6 +25,10 @@ class CrossAttentionSmsamHead(FusionHead):
     Params = CrossAttentionSmsamParams
     added_params = frozenset({"cross_attention"})
 
+    @classmethod
+    def conformance_params(cls, folder) -> dict:
+        return {"tokens": True, "dim": 32, "heads": 4, "ffn_hidden": 32}  # the token path, with masks to respect
+
     def uses_tokens(self) -> bool:
         return self.params.tokens
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import subprocess
-import sys
 
 import yaml
 from pydantic import ValidationError
@@ -16,6 +13,7 @@ from mmgenre.testing.checks import encoders, ocr
 from mmgenre.testing.contract import check, expect
 from mmgenre.testing.variations import variations
 from mmgenre.testing.workbench import Workbench
+from mmgenre.testing.worker import unpickled_fingerprint
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -117,12 +115,9 @@ def same_outputs(bench: Workbench, name: str, value: object) -> bool:
     return output(bench, bench.make()) == output(bench, bench.make(**{name: value}))
 
 
-PICKLE_PROBE = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()).fingerprint())"
-
-
 @check(
-    contract="a component pickles (it is sent to worker processes) and unpickles, in another Python process, to "
-    "a component with equal params and the same fingerprint",
+    contract="a component pickles (it is sent to worker processes) and unpickles, in a worker process, to a "
+    "component with equal params and the same fingerprint",
     fix="define the class at module level in an importable module; keep loaded models, clients and locks out of "
     "the pickled state (a `__getstate__` returning {'params': self.params}), and don't build the fingerprint "
     "from per-process values such as hash() or id()",
@@ -130,16 +125,18 @@ PICKLE_PROBE = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()).
 )
 def pickles_to_another_process(bench: Workbench) -> None:
     component = bench.make()
-    data = pickle.dumps(component)
+    try:
+        data = pickle.dumps(component)
+    except Exception as error:
+        expect(False, f"it does not pickle: {type(error).__name__}: {error}")
     copy = pickle.loads(data)
     expect(type(copy) is type(component), f"unpickled as {type(copy)!r}")
     expect(copy.params == component.params, f"params {component.params!r} unpickled as {copy.params!r}")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run([sys.executable, "-c", PICKLE_PROBE], input=data, capture_output=True, env=env, timeout=300)
-    error = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-    expect(result.returncode == 0, f"unpickling in a new Python process failed: {error[0]}")
-    other = result.stdout.decode().strip()
+    try:
+        other = bench.worker.call(unpickled_fingerprint, data)
+    except Exception as error:
+        expect(False, f"unpickling in a worker process failed: {type(error).__name__}: {error}")
     expect(
         other == component.fingerprint(),
-        f"the fingerprint is {component.fingerprint()} here and {other} in another process",
+        f"the fingerprint is {component.fingerprint()} here and {other} in a worker process",
     )

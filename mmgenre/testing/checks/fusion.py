@@ -64,7 +64,7 @@ def features(dims: FeatureDims, seed: int = 0, extra_padding: int = 0, noise: bo
     Padded positions hold zeros, or noise when `noise`; `extra_padding` adds that many padded positions."""
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
+    generator, noise_source = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
     batch: dict = {}
     for name in ("image", "text"):
         if getattr(dims, name):
@@ -72,10 +72,10 @@ def features(dims: FeatureDims, seed: int = 0, extra_padding: int = 0, noise: bo
         width = getattr(dims, f"{name}_tokens")
         if width:
             lengths = LENGTHS[name]
-            longest = max(lengths) + extra_padding
-            tokens = torch.randn(4, longest, width, generator=generator)
-            mask = torch.arange(longest)[None, :] < torch.tensor(lengths)[:, None]  # (B, L)
-            padding = torch.randn(tokens.shape, generator=generator) * 100 if noise else torch.zeros(tokens.shape)
+            tokens = torch.randn(4, max(lengths), width, generator=generator)  # real tokens: same for any padding
+            tokens = torch.cat([tokens, torch.zeros(4, extra_padding, width)], dim=1)  # (B, L, D)
+            mask = torch.arange(tokens.shape[1])[None, :] < torch.tensor(lengths)[:, None]  # (B, L)
+            padding = torch.randn(tokens.shape, generator=noise_source) * 100 if noise else torch.zeros(tokens.shape)
             batch[f"{name}_tokens"] = torch.where(mask[..., None], tokens, padding)
             batch[f"{name}_mask"] = mask
     return batch

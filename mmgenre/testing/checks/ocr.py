@@ -4,15 +4,13 @@ store, batches, and reading in a worker process."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import subprocess
-import sys
 
 from mmgenre.components import OcrEngine, OcrResult, Word
 from mmgenre.testing.contract import check, expect
 from mmgenre.testing.samples import POSTER_TITLE, blank_poster, poster, title_words
 from mmgenre.testing.workbench import Workbench
+from mmgenre.testing.worker import read_in_worker
 
 
 def engine(bench: Workbench) -> OcrEngine:
@@ -131,15 +129,6 @@ def read_batch_gives_one_result_per_image(bench: Workbench) -> None:
     expect(isinstance(text, OcrResult) and title_words(text.text), f"the poster gave {describe(text)}")
 
 
-WORKER = """
-import json, pickle, sys
-engine, image = pickle.loads(sys.stdin.buffer.read())
-engine.configure_process()
-engine.setup()
-print(json.dumps(engine.read(image).to_json()))
-"""
-
-
 @check(
     "ocr",
     contract="an engine that has been set up and used still pickles, and the copy works in a worker process: "
@@ -150,10 +139,12 @@ print(json.dumps(engine.read(image).to_json()))
 )
 def reads_in_a_worker_process(bench: Workbench) -> None:
     read_poster(bench)  # the engine has been used before it is sent
-    data = pickle.dumps((engine(bench), poster()))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run([sys.executable, "-c", WORKER], input=data, capture_output=True, env=env, timeout=600)
-    error = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-    expect(result.returncode == 0, f"the worker process failed: {error[0]}")
-    text = json.loads(result.stdout.decode().strip().splitlines()[-1])["text"]
+    try:
+        data = pickle.dumps((engine(bench), poster()))
+    except Exception as error:
+        expect(False, f"after setup() and a read, the engine does not pickle: {type(error).__name__}: {error}")
+    try:
+        text = json.loads(bench.worker.call(read_in_worker, data))["text"]
+    except Exception as error:
+        expect(False, f"the worker process failed: {type(error).__name__}: {error}")
     expect(title_words(text) == {"GREAT", "ESCAPE"}, f"the worker read {text!r}")
