@@ -66,7 +66,7 @@ def decode_jpegs_nvimgcodec(datas: list[torch.Tensor], device: str) -> list[torc
     for image in decoded:
         tensor = torch.from_dlpack(image) if image is not None else None
         usable = tensor is not None and tensor.ndim == 3 and tensor.shape[2] == 3
-        images.append(tensor.permute(2, 0, 1) if usable else None)  # HWC -> CHW view
+        images.append(tensor.permute(2, 0, 1) if tensor is not None and usable else None)  # HWC -> CHW view
     return images
 
 

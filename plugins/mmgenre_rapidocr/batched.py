@@ -100,8 +100,8 @@ class BatchedPpOcr:
         tools = self.stages.ocr
         prepared, ratio_h, ratio_w = tools.preprocess(pixels)
         prepared, record = tools.maybe_add_letterbox(prepared, {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}})
-        p = self.params
-        placement = place(*prepared.shape[:2], p.det_side, p.det_step, p.det_max_aspect)
+        p, (height, width) = self.params, prepared.shape[:2]
+        placement = place(height, width, p.det_side, p.det_step, p.det_max_aspect)
         resized = cv2.resize(prepared, (placement.width, placement.height))
         return _Poster(prepared, record, pixels.shape[:2], min_height, placement, resized)
 
@@ -114,8 +114,9 @@ class BatchedPpOcr:
         for canvas, group in groups.items():
             for start in range(0, len(group), self.params.det_batch):
                 chunk = group[start : start + self.params.det_batch]
+                maps: list[np.ndarray | None]
                 try:
-                    maps = self._run_det([p.resized for p in chunk], canvas)
+                    maps = list(self._run_det([p.resized for p in chunk], canvas))
                 except Exception:  # e.g. out of memory: each poster on its own
                     maps = [self._run_det_safely(p.resized, canvas) for p in chunk]
                 for poster, pred in zip(chunk, maps):
@@ -192,11 +193,10 @@ class BatchedPpOcr:
         """The poster's lines above min_confidence, boxes mapped back to the input image."""
         if not poster.boxes:
             return []
-        if failed := next((text for text in poster.texts if isinstance(text, Exception)), None):
-            return failed
+        texts = [text for text in poster.texts if not isinstance(text, Exception)]
+        if len(texts) < len(poster.texts):
+            return next(text for text in poster.texts if isinstance(text, Exception))
         points = self.stages.ocr._get_origin_points(poster.boxes, poster.record, *poster.raw)
         return [
-            (point, text, score)
-            for point, (text, score) in zip(points, poster.texts)  # type: ignore[misc]
-            if score >= self.params.min_confidence
+            (point, text, score) for point, (text, score) in zip(points, texts) if score >= self.params.min_confidence
         ]

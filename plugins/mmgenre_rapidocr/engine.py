@@ -45,7 +45,9 @@ class RapidOcrParams(Params):
     upscale: float = Field(1.0, ge=1, le=4, description="enlarge posters narrower than upscale_below")
     upscale_below: int = Field(600, ge=1)
     split_glued_words: bool = Field(True, description="put back the spaces PP-OCR drops ('BEVERLYHILLS')")
-    threads: int = Field(1, ge=1, description="ONNX Runtime threads per worker process")
+    threads: int = Field(
+        1, ge=1, description="ONNX Runtime threads per worker process (det_batch > 1: also for the CPU stages)"
+    )
 
 
 class RapidOcr(OcrEngine):
@@ -54,6 +56,7 @@ class RapidOcr(OcrEngine):
     name = "rapidocr"
     version = "2"
     Params = RapidOcrParams
+    params: RapidOcrParams
     cache_exempt = frozenset({"threads"})
     requires_modules = ("rapidocr_onnxruntime", "wordninja")
     install_hint = "pip install rapidocr-onnxruntime wordninja"
@@ -126,7 +129,10 @@ class RapidOcr(OcrEngine):
         read = iter(self._batched.read([pixels for pixels, _ in good], heights))
         results: list[OcrResult | Exception] = []
         for item in prepared:
-            lines = item if isinstance(item, Exception) else next(read)
+            if isinstance(item, Exception):
+                results.append(item)
+                continue
+            lines = next(read)
             results.append(lines if isinstance(lines, Exception) else self._result(lines, item[1]))
         return results
 
