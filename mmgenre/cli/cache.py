@@ -1,7 +1,8 @@
-"""`mmgenre cache info|clear`."""
+"""`mmgenre cache info|clear|check|export|import`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -61,6 +62,87 @@ def clear(cache_dir: str | None, kind: str | None, name: str | None, yes: bool) 
     with FeatureCache(cache_dir) as cache:
         deleted = cache.clear(kind, name)
         click.echo(f"deleted {deleted:,} entries ({what}); cache is now {cache.size_bytes() / 1e6:.1f} MB")
+
+
+@cache_group.command("check")
+@cache_option
+def check(cache_dir: str | None) -> None:
+    """Check the cache file for damage (SQLite's quick_check); exit 1 when it is damaged."""
+    import re
+
+    from mmgenre.errors import MmgenreError
+    from mmgenre.features.cache import CACHE_FILE, FeatureCache, default_cache_dir
+
+    path = Path(cache_dir or default_cache_dir()) / CACHE_FILE
+    try:
+        with FeatureCache(cache_dir) as cache:
+            result = cache.check()
+    except MmgenreError as error:  # damaged beyond what quick_check can report
+        if " is damaged " not in str(error):
+            raise
+        found = re.search(r"is damaged \((.*?)\)", str(error))
+        result = found.group(1) if found else str(error)
+    if result != "ok":
+        raise MmgenreError(
+            f"the feature cache {path} is damaged: {result}\nStart afresh with `mmgenre cache clear --yes` (or, if "
+            f"that fails too, delete {path} and its -wal/-shm files): cached features are recomputed as needed, "
+            "and an export can be put back with `mmgenre cache import DIR`"
+        )
+    click.echo(f"{path}: ok")
+
+
+@cache_group.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@cache_option
+@json_option
+def export(folder: Path, cache_dir: str | None, as_json: bool) -> None:
+    """Write every cached entry as Parquet shards into FOLDER (new, empty, or an earlier export)."""
+    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.shards import export_cache
+
+    with FeatureCache(cache_dir) as cache:
+        report = export_cache(cache, folder)
+    summary = {
+        "folder": str(folder),
+        "shards": report.shards,
+        "entries": report.entries,
+        "namespaces": report.namespaces,
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        what = f"{report.entries:,} entries of {report.namespaces} namespaces"
+        click.echo(f"exported {what} as {report.shards} shards to {folder}")
+
+
+@cache_group.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@cache_option
+@json_option
+def import_(folder: Path, cache_dir: str | None, as_json: bool) -> None:
+    """Add the entries of a shard folder (an export, or a Ray run's --shards) that the cache lacks."""
+    from mmgenre.errors import MmgenreError
+    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.shards import NAMESPACES_FILE, finished_shards, ingest
+
+    if not finished_shards(folder) and not (folder / NAMESPACES_FILE).is_file():
+        raise MmgenreError(f"{folder} holds no shards (*.parquet) to import")
+    with FeatureCache(cache_dir) as cache:
+        report = ingest(folder, cache)
+        path = cache.path
+    summary = {
+        "folder": str(folder),
+        "cache": str(path),
+        "shards": report.shards,
+        "new_entries": report.entries,
+        "unreadable_shards": [str(p) for p, _ in report.bad],
+    }
+    if as_json:
+        print_json(summary)
+        return
+    click.echo(f"imported {report.entries:,} new entries from {report.shards} shards into {path}")
+    if report.bad:
+        click.echo(f"skipped {len(report.bad)} unreadable shards (see the warnings above)", err=True)
 
 
 def _short(params: dict | None) -> str:

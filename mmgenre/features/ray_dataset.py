@@ -9,6 +9,7 @@ so poster bytes go from the file straight to the worker that uses them.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +33,14 @@ def fresh(component):
 
 
 def build_dataset(plan: FeaturePlan, settings: Settings, options: RayOptions, layout: Layout, shard_dir: str):
-    """The dataset whose output rows are the reports of every batch of work."""
-    with quiet_data_context():
-        branches = []
-        if layout.image_actors:
-            branches.append(image_branch(plan, settings, options, layout, shard_dir))
-        if layout.ocr_actors or layout.text_actors:
-            branches.append(text_branch(plan, settings, options, layout, shard_dir))
-        return branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
+    """The dataset whose output rows are the reports of every batch of work (make and run it inside
+    `quiet_data_context`)."""
+    branches = []
+    if layout.image_actors:
+        branches.append(image_branch(plan, settings, options, layout, shard_dir))
+    if layout.ocr_actors or layout.text_actors:
+        branches.append(text_branch(plan, settings, options, layout, shard_dir))
+    return branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
 
 
 def actor_args(layout: Layout, actors: int, resources: dict, gpu: bool, batch_size: int | None) -> dict:
@@ -115,13 +116,16 @@ def text_branch(plan, settings: Settings, options: RayOptions, layout: Layout, s
 
 @contextmanager
 def quiet_data_context():
-    """Datasets made inside take a copy of Ray Data's context without its progress bars (we draw our own)."""
+    """Ray Data without its progress bars (we draw our own; datasets made inside keep a copy of the context)
+    and without the deprecation warnings its own context raises when it is made or copied."""
     from ray.data import DataContext
 
-    context = DataContext.get_current()
-    before = context.enable_progress_bars
-    context.enable_progress_bars = False
-    try:
-        yield
-    finally:
-        context.enable_progress_bars = before
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="ray.data.context")
+        context = DataContext.get_current()
+        before = context.enable_progress_bars
+        context.enable_progress_bars = False
+        try:
+            yield
+        finally:
+            context.enable_progress_bars = before

@@ -89,6 +89,14 @@ class RayExecutor:
         self._started = False
         self.reports: list[Report] = []  # every report of the last run (benchmarks, tests)
 
+    @classmethod
+    def for_features(cls, spec, address: str | None = None, **kwargs) -> RayExecutor:
+        """An executor whose settings follow a recipe's `features` section on the cluster's devices (it joins
+        the cluster to see them)."""
+        executor = cls(Settings(), address, **kwargs)
+        executor.settings = Settings.of(spec, executor.device(spec.device))
+        return executor
+
     def connect(self) -> None:
         """Join the cluster (or start a local one) unless this process is connected already."""
         import ray
@@ -131,11 +139,12 @@ class RayExecutor:
         log.info("Ray: %g CPUs, %g GPUs; %s", cpus, gpus, layout)
         with self._shard_folder() as folder:
             write_namespaces(folder, plan.spaces.all())
-            from mmgenre.features.ray_dataset import build_dataset
+            from mmgenre.features.ray_dataset import build_dataset, quiet_data_context
 
-            dataset = build_dataset(plan, self.settings, self.options, layout, str(folder))
             run = RunState(plan, store, skips)
             with ExitStack() as stack:
+                stack.enter_context(quiet_data_context())
+                dataset = build_dataset(plan, self.settings, self.options, layout, str(folder))
                 run.bars = {stage: stack.enter_context(bar) for stage, bar in progress_bars(plan, progress).items()}
                 follow(dataset, run)
             leftover = ingest(folder, store, skip=run.ingested)  # shards whose report did not come back
