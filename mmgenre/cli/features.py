@@ -142,8 +142,10 @@ def open_executor(executor: str, recipe, address: str | None, shards: str | None
 
 def resume_from_shards(folder: Path, cache) -> None:
     """Put the finished shards of an earlier run into the cache before planning, so the plan skips them."""
-    from mmgenre.features.shards import finished_shards, ingest
+    from mmgenre.features.shards import MARKER, finished_shards, ingest
+    from mmgenre.output_folders import check_output_folder
 
+    check_output_folder(folder, MARKER, option="--shards")  # never read (or write) a folder that isn't ours
     if folder.is_dir() and finished_shards(folder):
         report = ingest(folder, cache)
         logging.getLogger("mmgenre").info(

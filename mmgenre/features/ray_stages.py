@@ -85,7 +85,8 @@ class Report:
     gpus: list[str] = field(default_factory=list)
     device: str = ""
     fatal: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # spent on the batch
+    finished: float = 0.0  # wall-clock time (time.time) when it was done
 
     def skip(self, row: dict, category: str, detail: str) -> None:
         self.skips.append((row["key"], row["name"], category, detail))
@@ -161,7 +162,7 @@ class Stage:
                 report.done, report.skips = [], [(r["key"], r["name"], "failed on the cluster", detail) for r in mine]
         path = write_shard(self.shard_dir, entries, prefix=self.stage)  # an unwritable folder stops the job
         report.shard = str(path) if path else None
-        report.seconds = time.perf_counter() - started
+        report.seconds, report.finished = time.perf_counter() - started, time.time()
         return rows_table(rest + passed + [report.row()])
 
     def work(self, rows: list[dict], report: Report) -> tuple[dict[str, list[Entry]], list[dict]]:
@@ -218,6 +219,7 @@ class ImageStage(Stage):
             for result in image_entry_batches(
                 self.encoder, sources, self.options, self.spaces.image, self.spaces.image_tokens,  # type: ignore[arg-type]
                 device=self.device, batch_size=len(sources), gpu_decode=s.gpu_decode and on_gpu, bf16=s.bf16 and on_gpu,
+                gpu_decoder=s.gpu_decoder,
             ):  # fmt: skip
                 merge(entries, result.entries)
                 report.skips += [(source.key, str(source), e.category, e.detail) for source, e in result.bad]
