@@ -120,3 +120,15 @@ def test_cache_check(cli, tmp_path):
     damaged = cli("cache", "check", "--cache-dir", tmp_path / "cache")
     assert damaged.exit_code == 1
     assert f"the feature cache {path} is damaged" in damaged.stderr and "mmgenre cache clear --yes" in damaged.stderr
+
+
+def test_shard_folder_options(cli, tmp_path):
+    """--shards belongs to the Ray executor, and never points at a folder mmgenre did not write."""
+    local = cli("features", TEST_RECIPES / "tiny.yaml", "--data", tmp_path, "--shards", tmp_path / "shards")
+    assert local.exit_code == 2 and "--shards only apply with --executor ray" in local.stderr
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.parquet").write_bytes(b"not ours")
+    refused = cli("features", TEST_RECIPES / "tiny.yaml", "--data", tmp_path, "--executor", "ray", "--shards", foreign)
+    assert refused.exit_code == 1 and "--shards" in refused.stderr and "not written by mmgenre" in refused.stderr
+    assert [p.name for p in foreign.iterdir()] == ["holiday.parquet"]

@@ -68,6 +68,11 @@ def features(
 
     ray_options = {"ocr_actors": ray_ocr_actors, "ocr_batch": ray_ocr_batch, "image_actors": ray_image_actors}
     check_executor_options(executor, ray_address, shards, ray_options)
+    if shards:
+        from mmgenre.features.shards import MARKER
+        from mmgenre.output_folders import check_output_folder
+
+        check_output_folder(Path(shards), MARKER, option="--shards")  # never read or write a folder not ours
     registry = Registry.from_entry_points()
     resolved = load_recipe(recipe, list(overrides), registry)
     dataset = open_data(data_dir, resolved, registry)
@@ -142,10 +147,8 @@ def open_executor(executor: str, recipe, address: str | None, shards: str | None
 
 def resume_from_shards(folder: Path, cache) -> None:
     """Put the finished shards of an earlier run into the cache before planning, so the plan skips them."""
-    from mmgenre.features.shards import MARKER, finished_shards, ingest
-    from mmgenre.output_folders import check_output_folder
+    from mmgenre.features.shards import finished_shards, ingest
 
-    check_output_folder(folder, MARKER, option="--shards")  # never read (or write) a folder that isn't ours
     if folder.is_dir() and finished_shards(folder):
         report = ingest(folder, cache)
         logging.getLogger("mmgenre").info(
