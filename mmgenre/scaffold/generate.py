@@ -12,6 +12,7 @@ from string import Template
 
 from mmgenre import __version__
 from mmgenre.components import KINDS
+from mmgenre.errors import MmgenreError
 from mmgenre.output_folders import check_output_folder
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -54,6 +55,8 @@ def new_plugin(kind: str, name: str, folder: Path) -> NewPlugin:
     plugin = NewPlugin(folder, kind, name, f"mmgenre-{name}", module, "".join(p.title() for p in name.split("-")))
     values = template_values(plugin)
     root = files("mmgenre.scaffold") / "templates"
+    if not (root / kind).is_dir():
+        raise MmgenreError(f"there is no scaffold for {KINDS[kind].plural} yet (mmgenre/scaffold/templates/{kind})")
     for part in ("common", kind):
         for template, relative in walk(root / part):
             target = folder / relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX)
