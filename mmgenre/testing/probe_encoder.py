@@ -18,6 +18,7 @@ class ProbeTextEncoder(TextEncoder):
 
     name = "probe-words"
     Params = ProbeParams
+    params: ProbeParams
 
     def load(self, device: str) -> None:
         self._device = device

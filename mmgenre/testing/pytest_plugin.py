@@ -105,7 +105,7 @@ class ConformanceSession:
             pytrace=False,
         )
 
-    def bench(self, component: type) -> Any:
+    def bench(self, component: type[Any]) -> Any:
         from mmgenre.testing.workbench import Workbench, kind_of
 
         key = (kind_of(component).key, component.name)

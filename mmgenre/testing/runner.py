@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 from mmgenre.components import Component
@@ -65,7 +66,7 @@ def checks_for(component: type[Component], params: dict | None = None) -> Iterat
     check the component with (default: its `conformance_params`, else its defaults)."""
     bench = new_workbench(component, params)
     for check in applicable(bench):
-        yield check.name, (lambda check=check: run_check(check, bench))
+        yield check.name, partial(run_check, check, bench)
 
 
 def check_component(component: type[Component], params: dict | None = None, strict: bool = False) -> dict[str, str]:

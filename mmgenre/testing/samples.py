@@ -41,7 +41,7 @@ def draw_poster(
 def poster() -> Image.Image:
     """The sample poster (`draw_poster()` as shipped, so every machine sees the same pixels): 'THE GREAT
     ESCAPE' in large black letters on white, 240 x 360."""
-    with Image.open(files("mmgenre.testing") / "data" / "poster.png") as image:
+    with (files("mmgenre.testing") / "data" / "poster.png").open("rb") as handle, Image.open(handle) as image:
         return image.convert("RGB")
 
 

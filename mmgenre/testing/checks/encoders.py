@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmgenre.components import Encoded, EncoderInfo, ImageEncoder
-from mmgenre.testing.contract import check, expect
+from mmgenre.testing.contract import Violation, check, expect
 from mmgenre.testing.samples import TEXTS, poster, scene
 from mmgenre.testing.workbench import Workbench
 
@@ -108,7 +108,8 @@ def tokens_and_masks_match_info(bench: Workbench) -> None:
 
     encoded, names = encoded_samples(bench), samples(bench)[1]
     tokens, mask, width = encoded.tokens, encoded.mask, loaded(bench).info().token_dim
-    expect(tokens is not None and mask is not None, f"tokens is {tokens!r:.40}, mask is {mask!r:.40}")
+    if tokens is None or mask is None:
+        raise Violation(f"provides_tokens, but encode() gave tokens={tokens!r:.40} and mask={mask!r:.40}")
     expect(
         tokens.dim() == 3 and tokens.shape[0] == 3 and tokens.shape[2] == width,
         f"tokens have shape {tuple(tokens.shape)} for 3 inputs, info().token_dim = {width}",
@@ -156,7 +157,7 @@ def batch_size_independent(bench: Workbench) -> None:
         gap = (alone.pooled[0].float() - batch.pooled[row].float()).abs().max().item()
         close = torch.allclose(alone.pooled[0].float(), batch.pooled[row].float(), atol=ATOL, rtol=RTOL)
         expect(close, f"{name} alone vs in a batch of 3: pooled vectors differ by up to {gap:.3g}")
-        if bench.component.provides_tokens and alone.tokens is not None and batch.tokens is not None:
+        if alone.tokens is not None and alone.mask is not None and batch.tokens is not None and batch.mask is not None:
             own, in_batch = alone.tokens[0][alone.mask[0]], batch.tokens[row][batch.mask[row]]
             expect(own.shape == in_batch.shape, f"{name} has {len(own)} real tokens alone, {len(in_batch)} in a batch")
             close = torch.allclose(own.float(), in_batch.float(), atol=ATOL, rtol=RTOL)

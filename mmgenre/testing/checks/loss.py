@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmgenre.testing.contract import check, expect
+from mmgenre.testing.contract import Violation, check, expect
 from mmgenre.testing.workbench import Workbench
 
 GENRES, POSTERS = 5, 6
@@ -42,8 +42,10 @@ def finite_scalar_with_a_gradient(bench: Workbench) -> None:
     expect(isinstance(value, torch.Tensor) and value.dim() == 0, f"the loss is {value!r}, not a 0-d tensor")
     expect(torch.isfinite(value), f"the loss is {value.item()}")
     value.backward()
-    expect(logits.grad is not None, "no gradient reaches the logits")
-    expect(torch.isfinite(logits.grad).all() and logits.grad.any(), f"the gradient is {logits.grad}")
+    grad = logits.grad
+    if grad is None:
+        raise Violation("no gradient reaches the logits")
+    expect(torch.isfinite(grad).all() and grad.any(), f"the gradient is {grad}")
 
 
 @check(
