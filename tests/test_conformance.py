@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from conftest import REGISTRY
 from gemini_server import FakeGemini, reply
 from PIL import Image, ImageStat
 
@@ -46,6 +47,4 @@ def test_conformance(mmgenre_check):
 
 
 def test_every_built_in_plugin_is_checked():
-    from conftest import REGISTRY
-
     assert {plugin.name for plugin in REGISTRY.plugins if plugin.package == "mmgenre"} == set(BUILT_IN)
