@@ -6,10 +6,12 @@ and a cost model for 100k and 1M posters on N CPU nodes or N GPU nodes.
 Local: plan, then the local executor's stages one after another (image encoder, OCR, text encoder), each
 timed. Ray: a local Ray with this machine's cores (its start timed apart), the same posters through the
 Ray executor into a fresh cache, stages streaming side by side; then the driver's ingest of its shards into
-another fresh cache. The cost model takes the measured per-core stage rates (and the Ray/local ratio) for CPU
-nodes, and the H200 figures measured in benchmarks/README.md section 4 for the image encoder on GPU nodes;
-everything it assumes is listed in the JSON under `cost_model.assumptions`. Writes
-benchmarks/results/scale-*.json and prints Markdown tables.
+another fresh cache. Both runs are timed in wall-clock seconds and in CPU seconds of their whole process tree
+(Ray's processes included): on a shared machine wall time follows the load, CPU time much less. The cost model
+takes the CPU seconds per poster of each stage and Ray's CPU efficiency measured here for CPU nodes, and the
+H200 figures measured in benchmarks/README.md section 4 for the image encoder on GPU nodes; what it assumes is
+listed in the JSON (`assumptions`) and under the printed tables. Writes benchmarks/results/scale-*.json and
+prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,30 +53,73 @@ def load_now() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+class TreeCpu:
+    """CPU seconds used by this process and all its descendants (Ray's processes and workers included),
+    sampled from /proc every half second so that processes which exit still count. CPU time, unlike wall
+    time, barely changes with what else runs on a shared machine."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, int], float] = {}  # (pid, start time) -> CPU seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> float:
+        stats = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])))
+        tree, grew = {os.getpid()}, True
+        while grew:
+            found = {pid for pid, (parent, _, _) in stats.items() if parent in tree and pid not in tree}
+            tree |= found
+            grew = bool(found)
+        ticks = os.sysconf("SC_CLK_TCK")
+        for pid in tree:
+            _, started, used = stats[pid]
+            self.seen[(pid, started)] = used / ticks
+        return sum(self.seen.values())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def local_run(recipe, paths: list[Path], folder: Path) -> dict:
-    """The local executor, stage by stage (as extract_features runs them), each timed."""
-    settings, skips, seconds = recipe_settings(recipe), SkipLog(), {}
-    started = time.perf_counter()
+    """The local executor, stage by stage (as extract_features runs them), each timed (wall and CPU)."""
+    settings, skips, seconds, cpu_seconds = recipe_settings(recipe), SkipLog(), {}, {}
+    cpu = TreeCpu()
+    started, cpu_started = time.perf_counter(), cpu.sample()
     with FeatureCache(folder) as cache, LocalExecutor(settings) as executor:
         plan = plan_features(recipe, paths, cache, settings, image_options(recipe), skips)
-        seconds["plan"] = time.perf_counter() - started
-        todo = {"image_encoder": plan.image_todo, "ocr": plan.ocr_todo}
-        for stage in ("image_encoder", "ocr"):
-            plan.image_todo, plan.ocr_todo = (todo[stage], []) if stage == "image_encoder" else ([], todo[stage])
-            began = time.perf_counter()
+        todo = {"image_encoder": (plan.image_todo, []), "ocr": ([], plan.ocr_todo), "text_encoder": ([], [])}
+        for stage in STAGES:
+            plan.image_todo, plan.ocr_todo = todo[stage]
+            began, cpu_began = time.perf_counter(), cpu.sample()
+            if stage == "text_encoder":
+                plan_texts(plan, cache)  # the texts OCR just read, re-planned as extract_features does
             executor.execute(plan, cache, skips, progress=False)
-            seconds[stage] = time.perf_counter() - began
-        plan.image_todo, plan.ocr_todo = [], []
-        began = time.perf_counter()
-        plan_texts(plan, cache)
+            seconds[stage], cpu_seconds[stage] = time.perf_counter() - began, cpu.sample() - cpu_began
         texts = len(plan.text_todo)
-        executor.execute(plan, cache, skips, progress=False)
-        seconds["text_encoder"] = time.perf_counter() - began
-        began = time.perf_counter()
         features = assemble(plan, cache)
-        seconds["assemble"] = time.perf_counter() - began
-    total = time.perf_counter() - started
-    return {"seconds": total, "posters_with_features": len(features), "stage_seconds": seconds, "texts": texts}
+    total, cpu_total = time.perf_counter() - started, cpu.sample() - cpu_started
+    cpu.stop()
+    return {
+        "seconds": total,
+        "cpu_seconds": cpu_total,
+        "posters_with_features": len(features),
+        "stage_seconds": seconds,
+        "stage_cpu_seconds": cpu_seconds,
+        "texts": texts,
+    }
 
 
 def ray_run(recipe, paths: list[Path], folder: Path, cores: int) -> dict:
@@ -81,45 +127,54 @@ def ray_run(recipe, paths: list[Path], folder: Path, cores: int) -> dict:
     import ray
 
     from mmgenre.features.ray_executor import RayExecutor
-    from mmgenre.features.shards import ingest
 
     began = time.perf_counter()
     ray.init(num_cpus=cores, include_dashboard=False)
     init_seconds = time.perf_counter() - began
     executor = RayExecutor(recipe_settings(recipe), shards=folder / "shards")
+    cpu = TreeCpu()  # Ray's processes are children of this one: raylet, workers and actors count
     try:
         with FeatureCache(folder / "cache") as cache:
-            started, wall = time.perf_counter(), time.time()
+            started, wall, cpu_started = time.perf_counter(), time.time(), cpu.sample()
             features = extract_features(recipe, paths, cache, executor=executor, progress=False)
-            seconds = time.perf_counter() - started
+            seconds, cpu_total = time.perf_counter() - started, cpu.sample() - cpu_started
     finally:
+        cpu.stop()
         ray.shutdown()
-    began = time.perf_counter()
-    with FeatureCache(folder / "ingested") as fresh:
-        ingested = ingest(folder / "shards", fresh)
-    ingest_seconds = time.perf_counter() - began
     stages = {}
     for stage in STAGES:
         reports = [r for r in executor.reports if r.stage == stage]
-        busy = sum(r.seconds for r in reports)
-        items = sum(r.items for r in reports)
         stages[stage] = {
-            "items": items,
+            "items": sum(r.items for r in reports),
             "actors": len({r.pid for r in reports}),
-            "busy_seconds": busy,  # summed over the stage's actors
-            "per_actor_per_second": items / busy if busy else None,
+            "busy_seconds": sum(r.seconds for r in reports),  # summed over the stage's actors
+            "cpu_seconds": sum(r.cpu_seconds for r in reports),  # the batches' own work, no start-up
             "done_after_seconds": max((r.finished for r in reports), default=wall) - wall,
         }
     return {
         "init_seconds": init_seconds,
         "seconds": seconds,
+        "cpu_seconds": cpu_total,
         "posters_with_features": len(features),
         "computed": features.computed,
         "stages": stages,
-        "ingest_seconds": ingest_seconds,
+        **ingest_run(folder, len(paths)),
+    }
+
+
+def ingest_run(folder: Path, posters: int) -> dict:
+    """The driver's side of a cluster run: every shard of the Ray run into a fresh cache."""
+    from mmgenre.features.shards import ingest
+
+    began = time.perf_counter()
+    with FeatureCache(folder / "ingested") as fresh:
+        ingested = ingest(folder / "shards", fresh)
+    seconds = time.perf_counter() - began
+    return {
+        "ingest_seconds": seconds,
         "ingest_entries": ingested.entries,
-        "ingest_posters_per_second": len(paths) / ingest_seconds,
-        "shards": ingested.shards,
+        "ingest_shards": ingested.shards,
+        "ingest_posters_per_second": posters / seconds,
     }
 
 
@@ -137,21 +192,18 @@ def same_entries(a: Path, b: Path) -> dict:
     return {"entries": total, "present": present, "identical": identical}
 
 
-def cost_model(n: int, cores: int, local: dict, ratio: float, ingest_rate: float) -> dict:
-    """Posters/s per node and hours for 100k and 1M posters, from the per-core rates measured here."""
-    per_core = {stage: n / (local["stage_seconds"][stage] * cores) for stage in STAGES}  # posters per core-second
-    core_seconds = {
-        "paper-offline": sum(1 / per_core[s] for s in STAGES),
-        "image only": 1 / per_core["image_encoder"],
-    }
+def cost_model(n: int, local: dict, efficiency: float, ingest_rate: float) -> dict:
+    """Posters/s per node and hours for 100k and 1M posters, from the CPU seconds per poster measured here."""
+    core_seconds = {stage: local["stage_cpu_seconds"][stage] / n for stage in STAGES}  # per poster
+    workloads = {"paper-offline": sum(core_seconds.values()), "image only": core_seconds["image_encoder"]}
     nodes: dict[str, dict[str, float]] = {}
-    for name, seconds in core_seconds.items():
-        for c in CPU_NODE_CORES:
-            nodes.setdefault(name, {})[f"CPU node, {c} cores"] = c / seconds * ratio
-        # a GPU node: encoders on the H200 (measured), OCR on its 16 cores at this machine's per-core rate
+    for name, seconds in workloads.items():
+        for cores in CPU_NODE_CORES:
+            nodes.setdefault(name, {})[f"CPU node, {cores} cores"] = cores / seconds * efficiency
+        # a GPU node: encoders on the H200 (measured there), OCR on its 16 cores at this machine's CPU cost
         gpu_image = MEASURED_GPU["efficientnet-lite2"]
-        ocr = GPU_NODE_CORES / (1 / per_core["ocr"]) * ratio
-        gpu = min(ocr, gpu_image, ASSUMED_GPU_TEXT) if name == "paper-offline" else gpu_image * ratio
+        ocr = GPU_NODE_CORES / core_seconds["ocr"] * efficiency
+        gpu = min(ocr, gpu_image, ASSUMED_GPU_TEXT) if name == "paper-offline" else gpu_image
         nodes[name][f"GPU node (H200 + {GPU_NODE_CORES} cores)"] = gpu
     rows = []
     for workload, by_node in nodes.items():
@@ -169,7 +221,8 @@ def cost_model(n: int, cores: int, local: dict, ratio: float, ingest_rate: float
                     "nodes_for_1m_in_1h": nodes_needed(rate, ingest_rate, 3600),
                 }
             )
-    return {"per_core_posters_per_second": per_core, "rows": rows, "ingest_cap_posters_per_second": ingest_rate}
+    return {"core_seconds_per_poster": core_seconds, "efficiency": efficiency, "rows": rows,
+            "ingest_cap_posters_per_second": ingest_rate}  # fmt: skip
 
 
 def nodes_needed(rate: float, ingest_rate: float, seconds: float, posters: float = 1e6) -> int | None:
@@ -180,8 +233,9 @@ def nodes_needed(rate: float, ingest_rate: float, seconds: float, posters: float
 
 
 ASSUMPTIONS = [
-    "CPU nodes: per-core stage rates measured here (local executor, this machine's cores) scale linearly with "
-    "cores and nodes, times the Ray/local ratio measured here",
+    "CPU nodes: the CPU seconds per poster of each stage measured here (local executor) on every core of the "
+    "node, with Ray's CPU efficiency measured here (local CPU seconds / Ray CPU seconds, at most 1); cores as "
+    "fast as this machine's; throughput linear in cores and nodes",
     "GPU node: image encoder at the measured H200 end-to-end rate (EfficientNet-Lite2, nvJPEG, bf16: 3,888/s, "
     "benchmarks/README.md section 4); text encoder assumed at least the CLIP text tower's measured 44,355/s; "
     "OCR (RapidOCR, CPU) on the node's 16 cores at this machine's per-core rate (not measured there)",
@@ -191,42 +245,48 @@ ASSUMPTIONS = [
 
 
 def markdown(result: dict) -> str:
-    local, ray_, n = result["local"], result["ray"], result["posters"]
+    local, ray_, n, load = result["local"], result["ray"], result["posters"], result["load"]
     lines = [
-        f"Local executor vs Ray on this machine ({result['cores']} cores, {n} posters of {result['recipe']}, cold "
-        f"caches; load average {result['load']['before_local']} before the local run, "
-        f"{result['load']['before_ray']} before the Ray run):",
+        f"Local executor vs Ray on one machine ({result['cores']} cores, {n} posters of {result['recipe']}, cold "
+        f"caches; load average {load['before_local']} before the local run, {load['before_ray']} before the Ray "
+        f"run, {load['after']} after it):",
         "",
-        "| run | seconds | posters/s |",
-        "| --- | --- | --- |",
-        f"| local executor | {local['seconds']:.1f} | {n / local['seconds']:.2f} |",
-        f"| Ray executor (local Ray already up) | {ray_['seconds']:.1f} | {n / ray_['seconds']:.2f} |",
-        f"| Ray start (`ray.init`, apart) | {ray_['init_seconds']:.1f} | |",
-        f"| ingest of the Ray run's shards | {ray_['ingest_seconds']:.2f} | {ray_['ingest_posters_per_second']:,.0f} |",
+        "| run | seconds | posters/s | CPU seconds | CPU s per poster |",
+        "| --- | --- | --- | --- | --- |",
+        f"| local executor | {local['seconds']:.1f} | {n / local['seconds']:.2f} | {local['cpu_seconds']:.0f} "
+        f"| {local['cpu_seconds'] / n:.3f} |",
+        f"| Ray executor (local Ray already up) | {ray_['seconds']:.1f} | {n / ray_['seconds']:.2f} "
+        f"| {ray_['cpu_seconds']:.0f} | {ray_['cpu_seconds'] / n:.3f} |",
+        f"| Ray start (`ray.init`, apart) | {ray_['init_seconds']:.1f} | | | |",
+        f"| ingest of the Ray run's shards ({ray_['ingest_shards']} shards) | {ray_['ingest_seconds']:.2f} "
+        f"| {ray_['ingest_posters_per_second']:,.0f} | | |",
         "",
-        f"Ray / local throughput: **{result['ray_vs_local']:.2f}** (goal >= 0.85).",
+        f"Ray / local: throughput **{result['ray_vs_local']:.2f}** (goal >= 0.85); CPU seconds per poster, local / "
+        f"Ray: **{result['cpu_local_vs_ray']:.2f}**. Entries: {result['entries_local_vs_ray']['identical']} of "
+        f"{result['entries_local_vs_ray']['entries']} identical, {result['entries_local_vs_ray']['present']} present.",
         "",
-        "| stage | local: seconds (all cores) | local: posters/s per core | Ray: actors | Ray: per actor/s "
+        "| stage | local: seconds | local: CPU s per poster | Ray: actors | Ray: CPU s per poster (batches) "
         "| Ray: done after s |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    per_core = result["cost_model"]["per_core_posters_per_second"]
     for stage in STAGES:
         r = ray_["stages"][stage]
-        rate = f"{r['per_actor_per_second']:.2f}" if r["per_actor_per_second"] else "-"
         lines.append(
-            f"| {stage} | {local['stage_seconds'][stage]:.1f} | {per_core[stage]:.2f} | {r['actors']} | {rate} "
-            f"| {r['done_after_seconds']:.1f} |"
+            f"| {stage} | {local['stage_seconds'][stage]:.1f} | {local['stage_cpu_seconds'][stage] / n:.3f} "
+            f"| {r['actors']} | {r['cpu_seconds'] / max(r['items'], 1):.3f} | {r['done_after_seconds']:.1f} |"
         )
+    model = result["cost_model"]
     lines += [
         "",
-        f"Cost model (N = {NODES}; per-node rates from the per-core rates above, the H200 figures of section 4):",
+        f"Cost model (N = {NODES}; CPU seconds per poster from the local run above, Ray's CPU efficiency "
+        f"{model['efficiency']:.2f}, the driver's ingest capped at {model['ingest_cap_posters_per_second']:,.0f} "
+        "posters/s, the H200 encoder figures of section 4):",
         "",
         f"| workload | node | posters/s per node | 100k, 1 node (h) | 1M, 1 node (h) | 1M, {NODES} nodes (h) "
         "| nodes for 1M in 24 h | nodes for 1M in 1 h |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for row in result["cost_model"]["rows"]:
+    for row in model["rows"]:
         values = list(row.values())
         lines.append(
             f"| {values[0]} | {values[1]} | {values[2]:,.1f} | {values[3]:,.1f} | {values[4]:,.1f} | {values[5]:,.1f} "
@@ -256,7 +316,7 @@ def main() -> None:
         ray_ = ray_run(load_recipe(args.recipe, ["features.device=cpu"]), paths, Path(folder) / "ray", cores)
         load["after"] = load_now()
         agreement = same_entries(Path(folder) / "local", Path(folder) / "ray" / "cache")
-    ratio = local["seconds"] / ray_["seconds"]
+    ratio, cpu_ratio = local["seconds"] / ray_["seconds"], local["cpu_seconds"] / ray_["cpu_seconds"]
     result = {
         "recipe": recipe.spec.name,
         "posters": n,
@@ -265,9 +325,10 @@ def main() -> None:
         "local": local,
         "ray": ray_,
         "ray_vs_local": ratio,
+        "cpu_local_vs_ray": cpu_ratio,
         "entries_local_vs_ray": agreement,
         "goals": {"ray_vs_local_at_least": 0.85},
-        "cost_model": {**cost_model(n, cores, local, min(ratio, 1.0), ray_["ingest_posters_per_second"])},
+        "cost_model": cost_model(n, local, min(cpu_ratio, 1.0), ray_["ingest_posters_per_second"]),
         "assumptions": ASSUMPTIONS,
         "gpu_figures": {"measured": MEASURED_GPU, "assumed_text_per_second": ASSUMED_GPU_TEXT},
         "command": f"python benchmarks/scale.py --posters {args.posters} --recipe {args.recipe}",

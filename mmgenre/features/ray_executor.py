@@ -23,7 +23,7 @@ from mmgenre.errors import ComponentUnavailableError, MmgenreError
 from mmgenre.features.plan import FeaturePlan, Settings
 from mmgenre.features.progress import Progress
 from mmgenre.features.ray_stages import Report
-from mmgenre.features.shards import MARKER, ingest, ingest_shard, write_namespaces
+from mmgenre.features.shards import MARKER, finished_shards, ingest, ingest_shard, write_namespaces
 from mmgenre.features.store import FeatureStore
 
 log = logging.getLogger("mmgenre")
@@ -141,7 +141,7 @@ class RayExecutor:
             write_namespaces(folder, plan.spaces.all())
             from mmgenre.features.ray_dataset import build_dataset, quiet_data_context
 
-            run = RunState(plan, store, skips)
+            run = RunState(plan, store, skips, ingested=finished_shards(folder))  # earlier runs': ingested already
             with ExitStack() as stack:
                 stack.enter_context(quiet_data_context())
                 dataset = build_dataset(plan, self.settings, self.options, layout, str(folder))

@@ -86,6 +86,7 @@ class Report:
     device: str = ""
     fatal: str | None = None
     seconds: float = 0.0  # spent on the batch
+    cpu_seconds: float = 0.0  # CPU time of this worker process (all its threads) on the batch
     finished: float = 0.0  # wall-clock time (time.time) when it was done
 
     def skip(self, row: dict, category: str, detail: str) -> None:
@@ -148,7 +149,7 @@ class Stage:
         rest = [row for row in rows if row["kind"] != self.kind]
         if not mine:
             return rows_table(rest)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = Report(self.stage, len(mine), node=self.node, pid=os.getpid(), gpus=self.gpus, device=self.device)
         report.fatal = self.fatal
         entries: dict[str, list[Entry]] = {}
@@ -163,6 +164,7 @@ class Stage:
         path = write_shard(self.shard_dir, entries, prefix=self.stage)  # an unwritable folder stops the job
         report.shard = str(path) if path else None
         report.seconds, report.finished = time.perf_counter() - started, time.time()
+        report.cpu_seconds = time.process_time() - cpu
         return rows_table(rest + passed + [report.row()])
 
     def work(self, rows: list[dict], report: Report) -> tuple[dict[str, list[Entry]], list[dict]]:
