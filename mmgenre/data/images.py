@@ -89,8 +89,9 @@ def decode_image(
     except BadImage:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        category = "not an image" if isinstance(error, UnidentifiedImageError) else "image too large"
-        raise BadImage(category, str(error).split(" - ")[0][:120]) from None
+        if isinstance(error, UnidentifiedImageError):  # its text names a memory address, not the file
+            raise BadImage("not an image", "not in any image format PIL reads") from None
+        raise BadImage("image too large", str(error).split(" - ")[0][:120]) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadImage("corrupt or truncated image", str(error)[:120]) from None
     if min(width, height) < min_side:

@@ -62,9 +62,11 @@ class ReportRun:
     def describe(self) -> str:
         recipe = self.recipe
         parts = [
-            f"{key}={recipe[key]['name']}" for key in KINDS if key != "dataset" and isinstance(recipe.get(key), dict)
+            f"{key}={recipe[key].get('name')}"
+            for key in KINDS
+            if key != "dataset" and isinstance(recipe.get(key), dict)
         ]
-        data = recipe.get("data") or {}
+        data = recipe["data"] if isinstance(recipe.get("data"), dict) else {}
         parts += [f"{key}: {data[key]}" for key in ("train_where", "test_where", "train_max") if data.get(key)]
         return ", ".join(parts)
 
