@@ -116,16 +116,18 @@ def text_branch(plan, settings: Settings, options: RayOptions, layout: Layout, s
 
 @contextmanager
 def quiet_data_context():
-    """Ray Data without its progress bars (we draw our own; datasets made inside keep a copy of the context)
-    and without the deprecation warnings its own context raises when it is made or copied."""
+    """Ray Data without its progress bars (we draw our own; datasets made inside keep a copy of the context),
+    its memory-use notices, and the deprecation warnings its own context raises when it is made or copied."""
     from ray.data import DataContext
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="ray.data.context")
         context = DataContext.get_current()
-        before = context.enable_progress_bars
+        memory = context.issue_detectors_config.high_memory_detector_config
+        before = context.enable_progress_bars, memory.detection_time_interval_s
         context.enable_progress_bars = False
+        memory.detection_time_interval_s = -1  # "uses N GiB per worker" every 30 s would drown our progress lines
         try:
             yield
         finally:
-            context.enable_progress_bars = before
+            context.enable_progress_bars, memory.detection_time_interval_s = before

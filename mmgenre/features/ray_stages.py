@@ -200,8 +200,15 @@ class ImageStage(Stage):
 
     stage = "image_encoder"
 
-    def __init__(self, encoder, spaces: FeatureSpaces, options: ImageOptions, settings: Settings, shard_dir: str,
-                 threads: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        encoder,
+        spaces: FeatureSpaces,
+        options: ImageOptions,
+        settings: Settings,
+        shard_dir: str,
+        threads: int | None = None,
+    ) -> None:
         super().__init__(shard_dir)
         self.encoder, self.spaces, self.options, self.settings = encoder, spaces, options, settings
         try:
