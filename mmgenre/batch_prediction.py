@@ -64,7 +64,9 @@ class PredictionWriter:
             with self.path.open(encoding="utf-8", newline="") as handle:
                 text = handle.read()
         except UnicodeDecodeError:
-            raise MmgenreError(f"{self.path} is not a prediction file of ours (not UTF-8 text): choose another --out")
+            raise MmgenreError(
+                f"{self.path} is not a prediction file of ours (not UTF-8 text): choose another --out"
+            ) from None
         newline = "\r\n" if self.csv else "\n"  # csv rows end in \r\n (OCR texts inside them hold \n)
         end = text.rfind(newline) + len(newline) if newline in text else 0
         whole, partial = text[:end], text[end:]
