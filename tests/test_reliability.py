@@ -30,6 +30,13 @@ def assert_error(result, *fragments: str) -> str:
     return errors[0]
 
 
+class Result:
+    """What a CLI subprocess did, shaped like click's test result."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+
 def mmgenre(*args, timeout: float = TIMEOUT, env: dict | None = None, prefix: tuple = ()):
     """`mmgenre ARGS` in a subprocess (for what could hang or needs its own process), as a click-like result."""
     process = subprocess.run(
@@ -40,11 +47,6 @@ def mmgenre(*args, timeout: float = TIMEOUT, env: dict | None = None, prefix: tu
         env={**os.environ, **(env or {})},
     )
     return Result(process.returncode, process.stdout, process.stderr)
-
-
-class Result:
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
