@@ -177,10 +177,16 @@ def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     import json
 
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"ocr-{datetime.now():%Y%m%d-%H%M%S}"
-    json_path = out / f"{stem}.json"
-    with json_path.open("x") as handle:  # "x": fails rather than overwrite
-        handle.write(json.dumps(report, indent=2))
+    stamp = f"ocr-{datetime.now():%Y%m%d-%H%M%S}"
+    for attempt in range(1000):
+        stem = stamp if attempt == 0 else f"{stamp}-{attempt}"  # benches started in the same second
+        json_path = out / f"{stem}.json"
+        try:
+            with json_path.open("x") as handle:  # "x": a new file, never one that exists
+                handle.write(json.dumps(report, indent=2))
+            break
+        except FileExistsError:
+            continue
     return json_path, plot(report, out / f"{stem}.png")
 
 
