@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -204,6 +205,52 @@ def test_requests_breaking_a_limit_are_refused(url, posters):
     assert empty_form.status_code == 415 and empty_form.json()["code"] == "not_multipart"
     not_multipart = httpx.post(f"{url}/v1/predict", json={"files": ["a.jpg"]})
     assert not_multipart.status_code == 415 and "multipart/form-data" in not_multipart.json()["error"]
+
+
+def raw_request(url: str, head: bytes, body_chunks) -> tuple[bytes, int]:
+    """Send a request by hand, stopping as soon as the server answers; returns the answer and the bytes sent."""
+    host, port = url.removeprefix("http://").split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(head)
+        for chunk in body_chunks:
+            if select.select([sock], [], [], 0)[0]:
+                break
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server closed the connection after answering
+                break
+            sent += len(chunk)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < body_length(answer):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+        return answer, sent
+
+
+def body_length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":", 1)[1])
+    return 0
+
+
+def test_an_endless_upload_is_refused_while_it_streams(url):
+    """A chunked body without a length: refused once it passes the request limit, not read to its end."""
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="endless.jpg"\r\n\r\n'
+    zeros = b"\0" * 2**16
+    chunks = (b"%x\r\n%s\r\n" % (len(c), c) for c in [part] + [zeros] * (2**30 // len(zeros)))  # 1 GB
+    answer, sent = raw_request(url, head, chunks)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"code":"request_too_large"' in answer.replace(b" ", b"")
+    assert sent < 64 * 2**20  # the limit is about 5 MB here (4 files of 1 MB)
+    declared = head.replace(b"Transfer-Encoding: chunked", b"Content-Length: 10000000000")
+    answer, sent = raw_request(url, declared, [part])
+    assert answer.startswith(b"HTTP/1.1 413") and b"request_too_large" in answer
 
 
 def test_concurrent_requests_are_batched_and_answered_correctly(url, posters, expected):

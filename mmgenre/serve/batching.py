@@ -18,6 +18,7 @@ from mmgenre.data.images import content_hash
 from mmgenre.data.skips import Skip, SkipLog
 from mmgenre.features.store import FeatureStore, MemoryStore
 from mmgenre.predictor import Prediction, Predictor
+from mmgenre.serve.memory import trim_heap
 
 log = logging.getLogger("mmgenre")
 IN_MEMORY = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>")  # PIL's name for an upload: says nothing
@@ -128,6 +129,7 @@ class Batcher:
             return
         for job, answer in zip(jobs, answers):
             job.future.set_result(answer)
+        trim_heap()  # once the answers are out, so that it adds no latency
 
     def _predict(self, jobs: list[Job]) -> list[Answer]:
         """Each distinct poster content once, under a name unique in the batch; then the outcomes fanned out."""
@@ -143,6 +145,7 @@ class Batcher:
             predictions = self.predictor.predict(list(unique.values()), skips)
         finally:
             self.predictor.store = None  # a batch's entries are dropped with it: memory doesn't grow
+            self.predictor.executor.latencies.clear()  # kept for benchmarks; a server would pile them up
         outcomes = outcomes_by_key(unique, predictions, skips)
         seconds = time.perf_counter() - started
         self.counts["batches"] += 1
