@@ -53,15 +53,24 @@ def info(cache_dir: str | None, as_json: bool) -> None:
 @click.option("--name", help="Only components with this name.")
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 def clear(cache_dir: str | None, kind: str | None, name: str | None, yes: bool) -> None:
-    """Delete cached entries (all, or those of one component kind/name)."""
+    """Delete cached entries (all, or those of one component kind/name); a damaged cache file is removed."""
+    from mmgenre.errors import MmgenreError
     from mmgenre.features.cache import FeatureCache
 
     what = " ".join(filter(None, [kind, name])) or "all"
     if not yes:
         click.confirm(f"Delete {what} cached features?", abort=True)
-    with FeatureCache(cache_dir) as cache:
-        deleted = cache.clear(kind, name)
-        click.echo(f"deleted {deleted:,} entries ({what}); cache is now {cache.size_bytes() / 1e6:.1f} MB")
+    try:
+        with FeatureCache(cache_dir) as cache:
+            deleted = cache.clear(kind, name)
+            size = cache.size_bytes()
+    except MmgenreError as error:
+        if "damaged" not in str(error) or kind or name:
+            raise
+        removed = FeatureCache.reset(cache_dir)  # too damaged to clear entry by entry: start an empty cache
+        click.echo(f"the cache was damaged: removed {', '.join(p.name for p in removed)}; it starts empty")
+        return
+    click.echo(f"deleted {deleted:,} entries ({what}); cache is now {size / 1e6:.1f} MB")
 
 
 @cache_group.command("check")

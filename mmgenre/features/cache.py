@@ -116,7 +116,8 @@ class FeatureCache:
                 "with --cache-dir or MMGENRE_CACHE"
             )
         return MmgenreError(
-            f"cannot {doing} the feature cache in {self.root}: {text} (choose another with --cache-dir or MMGENRE_CACHE)"
+            f"cannot {doing} the feature cache in {self.root}: {text} "
+            "(choose another with --cache-dir or MMGENRE_CACHE)"
         )
 
     def _run(self, doing: str, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -197,15 +198,11 @@ class FeatureCache:
 
     def entries(self, namespace: str, chunk: int = 1000) -> Iterator[list[tuple[str, dict, bytes]]]:
         """Every entry of a namespace, in chunks (for export)."""
+        query = "SELECT key, meta, data FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?"
         after = ""
         while True:
-            rows = self._run(
-                "read",
-                lambda db: db.execute(
-                    "SELECT key, meta, data FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?",
-                    (namespace, after, chunk),
-                ).fetchall(),
-            )
+            args = (namespace, after, chunk)
+            rows = self._run("read", lambda db, args=args: db.execute(query, args).fetchall())
             if not rows:
                 return
             yield [(key, json.loads(meta), data) for key, meta, data in rows]
@@ -254,6 +251,17 @@ class FeatureCache:
             return deleted
 
         return self._run("clear", delete)
+
+    @staticmethod
+    def reset(root: str | Path | None = None) -> list[Path]:
+        """Remove the cache file and its WAL side files (ours: nothing else in the folder is touched), for a cache
+        too damaged to open; returns what was removed."""
+        folder = Path(root) if root else default_cache_dir()
+        removed = [folder / f"{CACHE_FILE}{suffix}" for suffix in ("", "-wal", "-shm")]
+        removed = [path for path in removed if path.is_file()]
+        for path in removed:
+            path.unlink()
+        return removed
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.glob(f"{CACHE_FILE}*") if p.is_file())

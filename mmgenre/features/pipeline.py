@@ -68,7 +68,24 @@ def extract_features(
             runner.close()  # type: ignore[attr-defined]
     features = assemble(plan, store)
     features.computed = {stage: computed.get(stage, 0) for stage in stages_of(plan)}
+    report_left_out(plan, features, skips)
     return features
+
+
+def report_left_out(plan: FeaturePlan, features: FeatureSet, skips: SkipLog) -> None:
+    """Every poster without features is in `skips` under its own name: posters with the same bytes share one
+    key, so a stage's failure was logged for one of them; its copies get the same reason."""
+    logged = {skip.where: skip for skip in skips.skips}
+    by_key = {source.key: logged[str(source)] for source in plan.readable if str(source) in logged}
+    kept = set(features.rows.tolist())
+    for row, source in enumerate(plan.sources):
+        if source is None or row in kept or str(source) in logged:
+            continue
+        twin = by_key.get(source.key)
+        if twin is not None:
+            skips.skip(str(source), twin.category, f"same content as {twin.where}")
+        else:
+            skips.skip(str(source), "no features", "a stage produced nothing for it")
 
 
 def stages_of(plan: FeaturePlan) -> list[str]:
