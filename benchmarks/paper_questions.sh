@@ -13,6 +13,15 @@ if [[ $step == all || $step == main ]]; then  # the main table: the paper's head
   $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-main \
     --vary fusion.name=cross-attn-smsam,concat,late,image-only,text-only --vary loss.name=asl,bce
 fi
+if [[ $step == all || $step == best ]]; then  # recipes/offline-best.yaml against paper-offline, on both collections
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-best \
+    --variant loss.name=asl --variant "fusion.name=late;loss.name=bce;loss.params.pos_weight=auto"
+  for run in runs/ablate-best/*-seed*/; do
+    $MMGENRE eval "$run" --split all --data "$KAGGLE" --json > /dev/null
+    $MMGENRE eval "$run" --split test --resize-to 182 --json > /dev/null
+  done
+  python benchmarks/sources.py runs/ablate-best --paper loss-asl
+fi
 if [[ $step == all || $step == smsam ]]; then  # SMSAM depth, and the head without MCAM (pooled features)
   $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-smsam \
     --variant fusion.params.layers=2 --variant fusion.params.layers=0 --variant fusion.params.layers=1 \

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_POSTERS, ROOT, print_table, write_result  # noqa: E402
@@ -212,13 +213,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mmgenre-serve-load-") as temporary:
         folder = Path(temporary)
         run = args.run if (args.run / "run.json").is_file() else train_tiny(args.data, folder)
+        recipe_name = yaml.safe_load((run / "recipe.yaml").read_text())["name"]
         posters = poster_files(args.data, args.requests + 2 * args.clients)
         rows = [measure(run, float(w), posters, args, folder) for w in args.batch_window_ms.split(",")]
-    stand_in = run != args.run
     path = write_result(
         "serve",
-        {"run": "tiny recipe (stand-in: the run given was missing)" if stand_in else str(args.run),
-         "clients": args.clients, "requests": args.requests, "posters": str(args.data), "modes": rows},
+        {"run": str(args.run) if run == args.run else "a stand-in trained now (the run given was missing)",
+         "recipe": recipe_name, "clients": args.clients, "requests": args.requests, "posters": str(args.data),
+         "modes": rows},
     )  # fmt: skip
     print_table([table_row(row) for row in rows])
     print(f"written to {path}", file=sys.stderr)

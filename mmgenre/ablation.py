@@ -41,9 +41,16 @@ class Variant:
 
     @property
     def slug(self) -> str:
-        """A folder name: `fusion-concat_loss-bce`; characters a file name should not hold become '-'."""
-        parts = (f"{key.split('.')[0]}-{value}" for key, value in self.settings.items())
+        """A folder name: `fusion-concat_loss-bce`, `fusion-late_dropout-0.5` (a component's name by its section,
+        any other key by its last part); characters a file name should not hold become '-'."""
+        parts = (f"{short_key(key)}-{value}" for key, value in self.settings.items())
         return re.sub(r"[^\w.=+-]+", "-", "_".join(parts)).strip("-")[:120] or "base"
+
+
+def short_key(key: str) -> str:
+    """`fusion.name` -> `fusion`, `loss.params.pos_weight` -> `pos_weight`, `data.train_where` -> `train_where`."""
+    section, *rest = key.split(".")
+    return section if rest == ["name"] else key.split(".")[-1]
 
 
 def parse_variants(variants: list[str]) -> list[dict[str, str]]:
