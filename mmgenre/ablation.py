@@ -20,7 +20,7 @@ from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap, per_genre_bootstrap
 from mmgenre.features.cache import FeatureCache
 from mmgenre.output_folders import claim_output_folder
-from mmgenre.recipe import load_recipe, parse_override
+from mmgenre.recipe import load_recipe, parse_override, resolve_recipe
 from mmgenre.training.run_folder import RunFolder
 from mmgenre.training.train import train
 
@@ -129,12 +129,12 @@ def reusable(run: RunFolder, recipe, dataset: PosterDataset, limit: int | None) 
     if not all((run.path / name).is_file() for name in ("model.safetensors", "recipe.yaml", "run.json")):
         return False
     try:
-        run.recipe_data()
-        if (run.path / "recipe.yaml").read_bytes() != recipe.to_yaml().encode():
+        saved = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"))
+        if saved.to_yaml() != recipe.to_yaml():  # params added since it was trained count at their defaults
             return False  # another recipe (say, another --set): trained again
         info = run.info()
         run.thresholds(), run.metrics()  # what the comparison reads
-    except RunError as error:
+    except (RunError, RecipeError) as error:
         raise RunError(f"{error} (delete {run.path} to train this variant again)") from None
     return (info.data, info.limit) == (dataset.reference, limit)
 
