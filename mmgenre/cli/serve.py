@@ -25,10 +25,11 @@ import click
 @click.option("--max-files", default=32, show_default=True, type=click.IntRange(min=1), help="Posters per request.")
 @click.option(
     "--batch-window-ms",
-    default=10.0,
+    default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
-    help="Wait this long for more requests to batch with the first; 0 turns batching off.",
+    help="Wait this long for more requests to batch with the first; 0 answers each at once (faster on CPUs, where "
+    "OCR dominates: see benchmarks/README.md); try 10 on a GPU.",
 )
 @click.option("--max-batch", default=64, show_default=True, type=click.IntRange(min=1), help="Posters per batch.")
 @click.option(

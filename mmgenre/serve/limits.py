@@ -11,7 +11,7 @@ MB = 2**20
 class ServeLimits:
     max_upload_bytes: int = 20 * MB  # per poster file; bigger uploads are refused while they are read
     max_files: int = 32  # posters per request
-    batch_window_ms: float = 10.0  # how long the worker waits for more requests to batch; 0: no batching
+    batch_window_ms: float = 0.0  # how long the worker waits for more requests to batch; 0: no batching
     max_batch: int = 64  # posters per predictor call at most
 
     def __post_init__(self) -> None:

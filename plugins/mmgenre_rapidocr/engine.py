@@ -3,9 +3,9 @@
 Tuned for posters (measured by `mmgenre bench ocr --sweep`, see benchmarks/README.md): the detector sees
 the poster with its shorter side at `det_side` px instead of RapidOCR's 736 (six times fewer pixels for
 a 300 px poster), lines shorter than `min_text_height` (credits in the billing block) are not recognised,
-lines are recognised one by one (batches pad every line to the widest), and the angle classifier is off.
-RapidOCR's own behaviour is the param set `det_side=736, min_text_height=0, rec_batch=6,
-angle_classifier=true`.
+lines are recognised one by one (batches pad every line to the widest) and padded to 128 px wide rather
+than 320, and the angle classifier is off. RapidOCR's own behaviour is the param set `det_side=736,
+min_text_height=0, rec_batch=6, rec_min_width=320, angle_classifier=true`.
 
 With `det_batch` > 1 the engine reads posters in batches with fixed input shapes (`batched.py`), the way a
 GPU (`device=cuda`, onnxruntime-gpu) runs fastest; `det_step`, `det_max_aspect` and `rec_widths` set those shapes.
@@ -22,7 +22,7 @@ from mmgenre.components import OcrEngine, OcrResult, Params, Word
 from mmgenre.data.images import upscale
 from mmgenre_rapidocr.glued_words import split_glued_words
 
-LEGACY = {"det_side": 736, "min_text_height": 0, "rec_batch": 6, "angle_classifier": True}
+LEGACY = {"det_side": 736, "min_text_height": 0, "rec_batch": 6, "rec_min_width": 320, "angle_classifier": True}
 BATCHED_ONLY = frozenset({"det_step", "det_max_aspect", "rec_widths"})  # shape the batched path's inputs only
 
 
@@ -30,6 +30,9 @@ class RapidOcrParams(Params):
     det_side: int = Field(416, ge=32, le=2048, description="the detector sees the poster's shorter side at this size")
     min_text_height: int = Field(10, ge=0, description="text lines shorter than this (poster pixels) are skipped")
     rec_batch: int = Field(1, ge=1, le=256, description="lines per recogniser call; batches pad lines to the widest")
+    rec_min_width: int = Field(
+        128, ge=48, le=1920, description="the recogniser sees each line at height 48, padded to at least this width"
+    )
     angle_classifier: bool = Field(False, description="turn upside-down lines (RapidOCR's default); rare on posters")
     det_batch: int = Field(1, ge=1, le=1024, description="posters per detector call in read_batch (letterboxed)")
     det_step: int = Field(32, ge=32, multiple_of=32, description="det_batch > 1: canvas long side rounded up to this")
@@ -102,6 +105,7 @@ class RapidOcr(OcrEngine):
             cls_use_cuda=cuda,
             rec_use_cuda=cuda,
         )
+        self._engine.text_rec.rec_image_shape = [3, 48, p.rec_min_width]
 
     def read(self, image) -> OcrResult:
         self.setup()
