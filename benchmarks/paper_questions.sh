@@ -13,6 +13,18 @@ if [[ $step == all || $step == main ]]; then  # the main table: the paper's head
   $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-main \
     --vary fusion.name=cross-attn-smsam,concat,late,image-only,text-only --vary loss.name=asl,bce
 fi
+if [[ $step == all || $step == search ]]; then  # the levers tried for offline-best, one seed, chosen on validation
+  $MMGENRE ablate paper-offline --data "$DATA" --seeds 0 --out runs/search-heads \
+    --variant "fusion.name=late;loss.name=bce" \
+    --variant "fusion.name=late;loss.name=bce;fusion.params.dropout=0.5" \
+    --variant "fusion.name=late;loss.name=bce;fusion.params.dropout=0.5;fusion.params.hidden=1024" \
+    --variant "fusion.name=late;loss.name=bce;fusion.params.hidden=256" \
+    --variant "fusion.name=late;loss.name=bce;train.optimizer=adamw;train.weight_decay=0.05" \
+    --variant "fusion.name=late;loss.name=bce;loss.params.pos_weight=auto" \
+    --variant "fusion.name=concat;loss.name=bce;fusion.params.dropout=0.5" \
+    --variant "fusion.name=late;loss.name=bce;train.lr=3e-4;fusion.params.dropout=0.5" \
+    --variant "fusion.name=late;loss.name=bce;train.ensemble=5"
+fi
 if [[ $step == all || $step == best ]]; then  # recipes/offline-best.yaml against paper-offline, on both collections
   $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-best \
     --variant loss.name=asl --variant "fusion.name=late;loss.name=bce;loss.params.pos_weight=auto"

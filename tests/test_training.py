@@ -114,6 +114,49 @@ def test_predict_gives_genres_and_scores_per_poster(tiny_run, cli, session_cache
     assert output["skipped"][0]["where"] == str(broken)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_predict_a_folder_streams_to_a_file_and_a_rerun_resumes(tiny_run, cli, session_cache, tmp_path, suffix):
+    import csv
+    import shutil
+
+    run, _ = tiny_run
+    folder = tmp_path / "catalogue"
+    (folder / "nested").mkdir(parents=True)
+    sources = [POSTERS / row["file"] for row in poster_rows(3, start=100)]
+    for index, source in enumerate(sources[:2]):
+        shutil.copy(source, folder / ("nested" if index else "") / source.name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    (folder / "notes.txt").write_text("not a poster")
+    out = tmp_path / f"predictions{suffix}"
+
+    def predict() -> dict:
+        result = cli("predict", run, "--data", folder, "--out", out, "--cache-dir", session_cache, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def rows() -> list[dict]:
+        if suffix == ".csv":
+            return list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    first = predict()
+    assert (first["posters"], first["already_done"], first["predicted"]) == (3, 0, 2)  # images only, found recursively
+    assert [s["where"] for s in first["skipped"]] == [str(folder / "broken.jpg")]
+    written = rows()
+    assert sorted(Path(r["file"]).name for r in written) == sorted(s.name for s in sources[:2])
+    labels = json.loads((run / "run.json").read_text())["labels"]
+    for row in written:
+        scores = {g: float(row[g]) for g in labels} if suffix == ".csv" else row["scores"]
+        assert set(scores) == set(labels) and all(0 <= v <= 1 for v in scores.values())
+
+    shutil.copy(sources[2], folder / sources[2].name)  # a poster added since, and a run killed mid-row
+    with out.open("a", encoding="utf-8", newline="") as handle:
+        handle.write(f"{folder / 'half'},Dra" if suffix == ".csv" else '{"file": "half')
+    again = predict()
+    assert (again["posters"], again["already_done"], again["predicted"]) == (4, 2, 1)  # only the new one
+    assert rows()[:2] == written and len(rows()) == 3  # the rows already there untouched, the partial one gone
+
+
 def test_a_damaged_run_folder_is_a_clear_error(tiny_run, cli, posters_dir, session_cache, tmp_path):
     import shutil
 

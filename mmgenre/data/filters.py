@@ -249,7 +249,8 @@ class Parser:
         op = self.take()
         if op.kind != "op":
             self.fail(
-                f"expected an operator (=, !=, <, <=, >, >=, ~ contains, ^= starts with) after {column.text!r}{found(op)}",
+                f"expected an operator (=, !=, <, <=, >, >=, ~ contains, ^= starts with) after {column.text!r}"
+                f"{found(op)}",
                 op.pos,
             )
         value = self.take()
