@@ -24,6 +24,8 @@ if [[ $step == all || $step == search ]]; then  # the levers tried for offline-b
     --variant "fusion.name=concat;loss.name=bce;fusion.params.dropout=0.5" \
     --variant "fusion.name=late;loss.name=bce;train.lr=3e-4;fusion.params.dropout=0.5" \
     --variant "fusion.name=late;loss.name=bce;train.ensemble=5"
+  $MMGENRE ablate offline-best --data "$DATA" --seeds 0 --out runs/search-views \
+    --variant image_encoder.params.views=center --variant image_encoder.params.views=center+flip
 fi
 if [[ $step == all || $step == best ]]; then  # recipes/offline-best.yaml against paper-offline, on both collections
   $MMGENRE ablate paper-offline --data "$DATA" --seeds $SEEDS --out runs/ablate-best \

@@ -61,8 +61,8 @@ def test_batched_path_reads_nearly_the_same_text_as_the_per_poster_path(rows, im
           f"similarity {similarity:.1f}")  # fmt: skip
     assert recall_single > 0.4  # the posters have readable titles: the comparison means something
     assert abs(recall_batched - recall_single) <= 0.05
-    assert identical >= 7  # measured 9 of 16: padding changes a letter here and there in small print
-    assert similarity >= 93  # measured 98.3
+    assert identical >= 5  # measured 7 of 16: padding changes a letter here and there in small print
+    assert similarity >= 93  # measured 97.4
 
 
 def test_batched_boxes_lie_inside_their_poster_and_texts_are_lines(images, batched_results):
@@ -147,7 +147,8 @@ def test_coarser_canvas_steps_pad_more_but_keep_the_poster_size():
 
 
 def test_text_lines_go_to_the_smallest_width_that_holds_them():
-    widths = (320, 640, 960)
-    assert rec_width(np.zeros((48, 100, 3), np.uint8), widths) == 320
-    assert rec_width(np.zeros((24, 200, 3), np.uint8), widths) == 640  # 400 px at height 48
-    assert rec_width(np.zeros((10, 2000, 3), np.uint8), widths) == 960  # squeezed into the widest
+    widths = (128, 320, 640, 960)
+    assert rec_width(np.zeros((48, 100, 3), np.uint8), widths, min_width=128) == 128
+    assert rec_width(np.zeros((48, 100, 3), np.uint8), widths, min_width=320) == 320  # padded as per poster
+    assert rec_width(np.zeros((24, 200, 3), np.uint8), widths, min_width=128) == 640  # 400 px at height 48
+    assert rec_width(np.zeros((10, 2000, 3), np.uint8), widths, min_width=128) == 960  # squeezed into the widest

@@ -169,7 +169,7 @@ class BatchedPpOcr:
         started = time.perf_counter()
         by_width: dict[int, list[int]] = defaultdict(list)
         for index, crop in enumerate(crops):
-            by_width[rec_width(crop, tuple(self.params.rec_widths))].append(index)
+            by_width[rec_width(crop, tuple(self.params.rec_widths), self.params.rec_min_width)].append(index)
         texts: list[tuple[str, float] | Exception] = [("", 0.0)] * len(crops)
         for width, indices in by_width.items():
             step = max(1, REC_PIXELS // width)
@@ -182,7 +182,9 @@ class BatchedPpOcr:
 
     def _run_rec(self, crops: list[np.ndarray], width: int) -> list[tuple[str, float] | Exception]:
         try:
-            preds = self.rec.run(None, {self.rec.get_inputs()[0].name: rec_input(crops, width)})[0]
+            preds = self.rec.run(
+                None, {self.rec.get_inputs()[0].name: rec_input(crops, width, self.params.rec_min_width)}
+            )[0]
             return [(text, float(score)) for text, score in self.stages.ctc(preds)]
         except Exception as error:
             if len(crops) == 1:

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 REC_HEIGHT = 48  # the PP-OCR recogniser's input height
-REC_MIN_WIDTH = 320  # RapidOCR pads shorter lines to this width (its rec_img_shape)
 
 
 def multiple_of_32(value: float) -> int:
@@ -64,25 +63,26 @@ def det_input(images: list[np.ndarray], canvas: tuple[int, int]) -> np.ndarray:
     return batch
 
 
-def line_width(crop: np.ndarray) -> int:
+def line_width(crop: np.ndarray, min_width: int) -> int:
     """The line's width at height 48, rounded as RapidOCR's TextRecognizer.resize_norm_img rounds it (up when
-    it is padded to RapidOCR's 320 px minimum, else down)."""
+    it is padded to the minimum width, `rec_min_width`, else down)."""
     width = REC_HEIGHT * crop.shape[1] / crop.shape[0]
-    return math.ceil(width) if width <= REC_MIN_WIDTH else int(width)
+    return math.ceil(width) if width <= min_width else int(width)
 
 
-def rec_width(crop: np.ndarray, widths: tuple[int, ...]) -> int:
-    """The smallest bucket width that holds the line at height 48 (the widest bucket squeezes longer ones)."""
-    natural = line_width(crop)
+def rec_width(crop: np.ndarray, widths: tuple[int, ...], min_width: int) -> int:
+    """The smallest bucket width that holds the line at height 48, padded to at least `min_width` as the
+    per-poster path pads it (the widest bucket squeezes longer ones)."""
+    natural = max(line_width(crop, min_width), min_width)
     return next((width for width in sorted(widths) if natural <= width), max(widths))
 
 
-def rec_input(crops: list[np.ndarray], width: int) -> np.ndarray:
+def rec_input(crops: list[np.ndarray], width: int, min_width: int) -> np.ndarray:
     """(N, 3, 48, width) float32 recogniser input, normalised and right-padded as RapidOCR's
     TextRecognizer.resize_norm_img does, but to a fixed width."""
     batch = np.zeros((len(crops), 3, REC_HEIGHT, width), dtype=np.float32)
     for index, crop in enumerate(crops):
-        resized_width = min(width, line_width(crop))
+        resized_width = min(width, line_width(crop, min_width))
         resized = cv2.resize(crop, (resized_width, REC_HEIGHT))
         batch[index, :, :, :resized_width] = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
     return batch

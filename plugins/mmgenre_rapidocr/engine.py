@@ -38,7 +38,7 @@ class RapidOcrParams(Params):
     det_step: int = Field(32, ge=32, multiple_of=32, description="det_batch > 1: canvas long side rounded up to this")
     det_max_aspect: float = Field(3.0, ge=1, le=8, description="det_batch > 1: longer posters are shrunk to fit")
     rec_widths: tuple[Annotated[int, Field(ge=32, le=8192)], ...] = Field(
-        (320, 384, 448, 512, 640, 768, 960, 1280, 1600, 1920),
+        (128, 192, 256, 320, 384, 448, 512, 640, 768, 960, 1280, 1600, 1920),
         min_length=1,
         description="det_batch > 1: line widths at height 48 (lines are padded to the next one)",
     )
