@@ -50,8 +50,8 @@ def resampling_weights(count: int, resamples: int, seed: int) -> np.ndarray:
 
 def two_sided_p(observed: float, differences: np.ndarray) -> float:
     """How often the resampled difference lands on the other side of zero, doubled (at most 1)."""
-    tail = np.mean(differences <= 0) if observed > 0 else np.mean(differences >= 0)
-    return float(min(1.0, 2 * tail))
+    tail = float(np.mean(differences <= 0) if observed > 0 else np.mean(differences >= 0))
+    return min(1.0, 2 * tail)
 
 
 def holm(p_values: list[float]) -> list[float]:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -201,8 +202,7 @@ class FeatureCache:
         query = "SELECT key, meta, data FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?"
         after = ""
         while True:
-            args = (namespace, after, chunk)
-            rows = self._run("read", lambda db, args=args: db.execute(query, args).fetchall())
+            rows = self._run("read", partial(fetch_all, query=query, args=(namespace, after, chunk)))
             if not rows:
                 return
             yield [(key, json.loads(meta), data) for key, meta, data in rows]
@@ -286,6 +286,10 @@ def transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def fetch_all(db: sqlite3.Connection, query: str, args: tuple) -> list:
+    return db.execute(query, args).fetchall()
 
 
 def batched(items: list, size: int) -> Iterator[list]:

@@ -12,7 +12,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
 
 from mmgenre.data.images import content_hash
 from mmgenre.data.skips import Skip, SkipLog
@@ -24,7 +23,8 @@ log = logging.getLogger("mmgenre")
 IN_MEMORY = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>")  # PIL's name for an upload: says nothing
 
 
-class Poster(NamedTuple):
+@dataclass(frozen=True)
+class Poster:
     index: int  # position in its request
     name: str
     data: bytes
