@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -11,6 +12,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTERS = Path(os.environ.get("MMGENRE_DATA", ROOT.parent / "shared" / "data" / "posters"))
 RESULTS = ROOT / "benchmarks" / "results"
+
+
+def recipe_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--posters N, --recipe NAME and --data DIR: what every pipeline benchmark runs on."""
+    parser.add_argument("--posters", type=int, default=300)
+    parser.add_argument("--recipe", default="paper-offline")
+    parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
+    return parser
+
+
+def recipe_and_posters(args: argparse.Namespace, overrides: list[str]) -> tuple:
+    """The recipe (with overrides) and the paths of the first --posters posters of --data."""
+    from mmgenre.data.dataset import load_dataset
+    from mmgenre.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, overrides)
+    return recipe, [p.path for p in load_dataset(args.data, recipe.labels).posters[: args.posters]]
 
 
 def machine() -> dict:

@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_POSTERS, print_table, write_result  # noqa: E402
+from common import print_table, recipe_and_posters, recipe_arguments, write_result  # noqa: E402
 from gpu_ocr import cuda_provider  # noqa: E402
 
-from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.features.cache import FeatureCache  # noqa: E402
 from mmgenre.features.local_executor import LocalExecutor  # noqa: E402
 from mmgenre.features.pipeline import extract_features, recipe_settings  # noqa: E402
-from mmgenre.recipe import load_recipe  # noqa: E402
 
 
 class TimedExecutor(LocalExecutor):
@@ -60,11 +58,8 @@ def unique_copies(paths: list[Path], repeat: int) -> list[tuple[str, bytes]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posters", type=int, default=300)
+    parser = recipe_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--recipe", default="paper-offline")
-    parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="recipe overrides (repeatable)")
     parser.add_argument("--ocr-set", action="append", help="OCR overrides [batched on CUDA if onnxruntime-gpu is here]")
@@ -75,8 +70,7 @@ def main() -> None:
             ["ocr.params.det_batch=64", "ocr.params.device=cuda", "ocr.params.threads=16"] if cuda_provider() else []
         )
     overrides = [f"features.device={args.device}", *ocr_sets, *args.sets]
-    recipe = load_recipe(args.recipe, overrides)
-    paths = [p.path for p in load_dataset(args.data, recipe.labels).posters[: args.posters]]
+    recipe, paths = recipe_and_posters(args, overrides)
     items = unique_copies(paths, args.repeat)
     executor = TimedExecutor(recipe_settings(recipe))
     executor.seconds = {}

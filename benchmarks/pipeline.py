@@ -19,14 +19,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_POSTERS, print_table, write_result  # noqa: E402
+from common import print_table, recipe_and_posters, recipe_arguments, write_result  # noqa: E402
 
-from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.data.images import load_image  # noqa: E402
 from mmgenre.features.cache import FeatureCache  # noqa: E402
 from mmgenre.features.ocr_stage import default_workers  # noqa: E402
 from mmgenre.features.pipeline import extract_features  # noqa: E402
-from mmgenre.recipe import load_recipe  # noqa: E402
 
 _engine = None
 
@@ -71,13 +69,8 @@ def bare_run(recipe, paths: list[Path], workers: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posters", type=int, default=300)
-    parser.add_argument("--recipe", default="paper-offline")
-    parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
-    args = parser.parse_args()
-    recipe = load_recipe(args.recipe, ["features.device=cpu"])
-    paths = [p.path for p in load_dataset(args.data, recipe.labels).posters[: args.posters]]
+    args = recipe_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
+    recipe, paths = recipe_and_posters(args, ["features.device=cpu"])
     workers = recipe.spec.features.ocr_workers or default_workers()
     with tempfile.TemporaryDirectory() as folder, FeatureCache(folder) as cache:
         started = time.perf_counter()

@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_POSTERS, RESULTS, write_result  # noqa: E402
+from common import RESULTS, recipe_and_posters, recipe_arguments, write_result  # noqa: E402
 
-from mmgenre.data.dataset import load_dataset  # noqa: E402
 from mmgenre.data.skips import SkipLog  # noqa: E402
 from mmgenre.features.assemble import assemble  # noqa: E402
 from mmgenre.features.cache import FeatureCache  # noqa: E402
@@ -306,13 +305,8 @@ def count(nodes: int | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posters", type=int, default=300)
-    parser.add_argument("--recipe", default="paper-offline")
-    parser.add_argument("--data", type=Path, default=DEFAULT_POSTERS)
-    args = parser.parse_args()
-    recipe = load_recipe(args.recipe, ["features.device=cpu"])
-    paths = [p.path for p in load_dataset(args.data, recipe.labels).posters[: args.posters]]
+    args = recipe_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
+    recipe, paths = recipe_and_posters(args, ["features.device=cpu"])
     cores, n = default_workers(), len(paths)
     load = {"before_local": load_now()}
     with tempfile.TemporaryDirectory() as folder:
