@@ -19,13 +19,13 @@ from mmgenre.errors import RecipeError, RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap, per_genre_bootstrap
 from mmgenre.features.cache import FeatureCache
-from mmgenre.output_folders import claim_output_folder
+from mmgenre.files.writer import OutputFolder
 from mmgenre.recipe import load_recipe, parse_override, resolve_recipe
 from mmgenre.training.run_folder import RunFolder
 from mmgenre.training.train import train
 
 log = logging.getLogger("mmgenre")
-MARKER = ".mmgenre-ablation"
+FILES = ("ablation.json", "ablation.md")
 
 
 @dataclass
@@ -100,7 +100,9 @@ def run_ablation(
     }  # validate every variant before training any
     name = next(iter(recipes.values())).spec.name or "recipe"
     folder = Path(out or Path("runs") / f"ablate-{name}-{datetime.now():%Y%m%d-%H%M%S}")
-    claim_output_folder(folder, MARKER)
+    output = OutputFolder(folder, "ablation", legacy_files=FILES).claim()
+    for name in FILES:
+        output.target(name)  # new or ours: refuse before any training
     for variant in variants:
         for seed in seeds:
             log.info("ablation: %s, seed %d", variant.name, seed)
@@ -109,8 +111,8 @@ def run_ablation(
             )
             variant.runs.append(trained_run(recipe, dataset, cache, folder / f"{variant.slug}-seed{seed}", limit))
     comparison = compare(variants, seeds)
-    (folder / "ablation.json").write_text(json.dumps(comparison, indent=2))
-    (folder / "ablation.md").write_text(markdown_table(comparison) + "\n" + per_genre_table(comparison))
+    output.write("ablation.json", json.dumps(comparison, indent=2))
+    output.write("ablation.md", markdown_table(comparison) + "\n" + per_genre_table(comparison))
     return folder, comparison
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,15 @@ from pathlib import Path
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import MmgenreError
 from mmgenre.features.progress import Progress
+from mmgenre.files.errors import writing
+from mmgenre.files.reader import ReadError, is_regular_file, read_bytes, read_json, read_text
+from mmgenre.files.writer import atomic_write
 from mmgenre.predictor import Prediction, Predictor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 CHUNK = 64  # posters per batch through the predictor
+MAX_LIST_BYTES = 1 << 30  # a list file of posters
+MAX_PREDICTIONS_BYTES = 1 << 34  # a prediction file being resumed
 
 
 def poster_files(data: Path) -> list[Path]:
@@ -24,9 +30,9 @@ def poster_files(data: Path) -> list[Path]:
     `file` column; relative paths are relative to the list)."""
     if data.is_dir():
         return sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-    if not data.is_file():
+    if not is_regular_file(data):
         raise MmgenreError(f"--data {data} is neither a folder of posters nor a list file")
-    text = data.read_text(encoding="utf-8-sig", errors="replace")
+    text = read_text(data, MAX_LIST_BYTES)
     if data.suffix.lower() == ".csv":
         try:
             rows = list(csv.DictReader(io.StringIO(text)))
@@ -41,49 +47,55 @@ def poster_files(data: Path) -> list[Path]:
 
 
 class PredictionWriter:
-    """Appends predictions to a .csv or .jsonl file; knows which files it already holds."""
+    """Appends predictions to a .csv or .jsonl file; knows which files it already holds.
+
+    Beside the file it leaves `.NAME.mmgenre`, which says mmgenre writes it and with which columns: only such a
+    file is resumed (its partial last row, from a killed run, cut off); any other file is refused untouched."""
 
     def __init__(self, path: Path, labels: list[str]) -> None:
         if path.suffix.lower() not in (".csv", ".jsonl"):
             raise MmgenreError(f"--out {path}: use a .csv or .jsonl file name")
         self.path, self.labels, self.csv = path, labels, path.suffix.lower() == ".csv"
         self.columns = ["file", "genres", "ocr_text", *labels]
+        self.mark = path.with_name(f".{path.name}.mmgenre")
         self.done = self._read_done()
-        self.handle = path.open("a", encoding="utf-8", newline="")
+        with writing(path, "--out"):
+            self.handle = path.open("a", encoding="utf-8", newline="")
         if self.csv and not self.done and path.stat().st_size == 0:
             csv.writer(self.handle).writerow(self.columns)
 
     def _read_done(self) -> set[str]:
-        """The files already predicted in `path`. A file that is not one of our prediction files is an error
-        and is left untouched; only a partial last row of ours (a killed run) is cut off."""
-        if not self.path.exists():
+        """The files already predicted in `path` (a new or empty file: none; one it did not write: an error)."""
+        if not os.path.lexists(self.path) or (is_regular_file(self.path) and self.path.stat().st_size == 0):
+            atomic_write(self.mark, json.dumps({"format": 1, "kind": "predictions", "columns": self.columns}))
             return set()
-        if not self.path.is_file():
+        if not is_regular_file(self.path):
             raise MmgenreError(f"--out {self.path} is not a regular file: choose a .csv or .jsonl file name")
+        self._check_ours()
         try:
-            with self.path.open(encoding="utf-8", newline="") as handle:
-                text = handle.read()
+            text = read_bytes(self.path, MAX_PREDICTIONS_BYTES).decode("utf-8")
         except UnicodeDecodeError:
-            raise MmgenreError(
-                f"{self.path} is not a prediction file of ours (not UTF-8 text): choose another --out"
-            ) from None
+            raise MmgenreError(f"{self.path} is not UTF-8 text: it was changed since mmgenre wrote it") from None
         newline = "\r\n" if self.csv else "\n"  # csv rows end in \r\n (OCR texts inside them hold \n)
         end = text.rfind(newline) + len(newline) if newline in text else 0
         whole, partial = text[:end], text[end:]
         done = self._rows(whole)
         if partial:
-            if not self._is_ours(partial, first=not whole):
-                raise MmgenreError(f"{self.path} is not a prediction file of ours: choose another --out")
-            with self.path.open("w", encoding="utf-8", newline="") as handle:
-                handle.write(whole)  # a run killed mid-row: drop the partial row we wrote
+            atomic_write(self.path, whole, option="--out")  # a run killed mid-row: drop the partial row we wrote
         return done
 
-    def _is_ours(self, partial: str, first: bool) -> bool:
-        """Whether an unfinished last line is the start of what this writer writes there."""
-        start = ",".join(self.columns) + "\r\n" if self.csv else '{"file": '
-        if self.csv and not first:
-            return True  # after our header: a row of ours
-        return start.startswith(partial) or (not self.csv and partial.startswith(start))
+    def _check_ours(self) -> None:
+        try:
+            mark = read_json(self.mark, limit=2**20)
+        except ReadError:
+            mark = None
+        if not isinstance(mark, dict) or mark.get("kind") != "predictions":
+            raise MmgenreError(
+                f"--out {self.path} exists and was not written by mmgenre predict (there is no {self.mark.name} "
+                "beside it): it is left as it is; choose a new file name"
+            )
+        if mark.get("columns") != self.columns:
+            raise MmgenreError(f"{self.path} holds other columns than this run's predictions: choose another --out")
 
     def _rows(self, text: str) -> set[str]:
         if self.csv:

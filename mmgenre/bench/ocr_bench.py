@@ -176,18 +176,14 @@ def write_report(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     """JSON and a speed/recall chart in `out`, under new names (nothing there is overwritten)."""
     import json
 
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = f"ocr-{datetime.now():%Y%m%d-%H%M%S}"
-    for attempt in range(1000):
-        stem = stamp if attempt == 0 else f"{stamp}-{attempt}"  # benches started in the same second
-        json_path = out / f"{stem}.json"
-        try:
-            with json_path.open("x") as handle:  # "x": a new file, never one that exists
-                handle.write(json.dumps(report, indent=2))
-            break
-        except FileExistsError:
-            continue
-    return json_path, plot(report, out / f"{stem}.png")
+    from mmgenre.files.errors import writing
+    from mmgenre.files.writer import new_file
+
+    with writing(out, "--out"):
+        out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2)
+    stem = new_file(out, f"ocr-{datetime.now():%Y%m%d-%H%M%S}", (".json", ".png"), {".json": text})
+    return out / f"{stem}.json", plot(report, out / f"{stem}.png")
 
 
 def plot(report: dict, path: Path) -> Path:
@@ -216,7 +212,10 @@ def plot(report: dict, path: Path) -> Path:
     axes.set_title(f"OCR speed against title recall on {report['posters']} posters (star: default settings)")
     axes.grid(alpha=0.3)
     axes.legend()
+    from mmgenre.files.writer import atomic_path
+
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic_path(path, replace=False) as temporary:  # a new name: never a file that is there
+        figure.savefig(temporary, dpi=120, format="png")
     plt.close(figure)
     return path

@@ -129,6 +129,9 @@ def eval_command(
     from mmgenre.registry import Registry
     from mmgenre.training.run_folder import RunFolder
 
+    on = f"{dataset_label(data_dir)}-" if data_dir else ""  # other data than the run's own
+    name = f"eval-{on}{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
+    RunFolder(run).check_result(f"{name}.json")  # before any work: the results can be written there
     registry = Registry.from_entry_points()
     with (
         FeatureCache(cache_dir) as cache,
@@ -138,8 +141,6 @@ def eval_command(
     metrics = evaluation.metrics
     if slice_by:
         metrics["slices"] = {"by": slice_by, "groups": slice_metrics(evaluation, slice_by)}
-    on = f"{dataset_label(data_dir)}-" if data_dir else ""  # other data than the run's own
-    name = f"eval-{on}{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
     saved = RunFolder(run).write_json(f"{name}.json", metrics)
     if as_json:
         print_json(metrics)

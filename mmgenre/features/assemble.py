@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from mmgenre.features.codec import unpack
+from mmgenre.features.codec import DamagedEntry, unpack
 from mmgenre.features.featureset import FeatureSet, pad_tokens
 from mmgenre.features.namespaces import Namespace, text_key
 from mmgenre.features.plan import FeaturePlan, read_texts
 from mmgenre.features.store import FeatureStore
 
+log = logging.getLogger("mmgenre")
+
 
 def read_arrays(store: FeatureStore, space: Namespace | None, keys: list[str]) -> dict[str, np.ndarray] | None:
+    """The arrays of `keys` in a namespace; a damaged or non-finite entry is left out (its poster is skipped)
+    and said once, naming the store."""
     if space is None:
         return None
-    return {key: unpack(*entry) for key, entry in store.get_many(space.name, keys).items()}
+    arrays, damaged = {}, {}
+    for key, entry in store.get_many(space.name, keys).items():
+        try:
+            arrays[key] = unpack(*entry)
+        except DamagedEntry as problem:
+            damaged[key] = str(problem)
+    if damaged:
+        key, problem = next(iter(damaged.items()))
+        log.warning(
+            "%d cached %s features in %s can't be used and their posters are skipped (entry %s: %s); "
+            "`mmgenre cache clear --name %s` recomputes them",
+            len(damaged),
+            space.name,
+            getattr(store, "path", "the feature store"),
+            key[:16],
+            problem,
+            space.component,
+        )
+    return arrays
 
 
 def assemble(plan: FeaturePlan, store: FeatureStore) -> FeatureSet:
@@ -46,6 +70,12 @@ def stack(plan: FeaturePlan, arrays: dict[str, dict[str, np.ndarray]], texts: di
         if name.endswith("_tokens"):
             stacked[name], stacked[name.replace("_tokens", "_mask")] = pad_tokens(values)
         else:
+            widths = {value.shape for value in values}
+            if len(widths) > 1:
+                raise DamagedEntry(
+                    f"the cached {name} features have different shapes ({', '.join(map(str, sorted(widths)))}): "
+                    "the cache or an imported shard is damaged; `mmgenre cache check` finds it"
+                )
             stacked[name] = np.stack(values).astype(np.float32) if values else np.zeros((0, 0), np.float32)
     return FeatureSet(
         np.array(rows, dtype=np.int64), stacked, [texts[k] for k in keys] if texts is not None else None, keys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from mmgenre.features.codec import pack
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.sources import ImageOptions, Source
 from mmgenre.features.store import Entry
+
+log = logging.getLogger("mmgenre")
 
 
 @dataclass
@@ -41,6 +44,12 @@ def encoded_entries(
 ) -> dict[str, list[Entry]]:
     """A batch's embeddings as entries of the pooled (and tokens) namespaces."""
     parts = split_encoded(encoded, tokens is not None)
+    finite = [np.isfinite(p).all() and (t is None or np.isfinite(t).all()) for p, t in parts]
+    if not all(finite):  # never cached: such a poster is left out, not scored NaN
+        log.warning(
+            "%s gave non-finite features for %d posters: they are not stored", pooled.component, finite.count(False)
+        )
+        keys, parts = [k for k, ok in zip(keys, finite) if ok], [p for p, ok in zip(parts, finite) if ok]
     entries: dict[str, list[Entry]] = {pooled.name: [(key, *pack(p)) for key, (p, _) in zip(keys, parts)]}
     if tokens is not None:
         entries[tokens.name] = [(key, *pack(t)) for key, (_, t) in zip(keys, parts) if t is not None]

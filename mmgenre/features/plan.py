@@ -114,7 +114,10 @@ def plan_texts(plan: FeaturePlan, store: FeatureStore) -> None:
 
 def read_texts(store: FeatureStore, namespace: str, keys: list[str]) -> dict[str, str]:
     """OCR text by poster key, for the keys the store has."""
-    return {key: meta["text"] for key, (meta, _) in store.get_many(namespace, keys).items()}
+    from mmgenre.features.codec import text_problem
+
+    found = store.get_many(namespace, keys).items()
+    return {key: meta["text"] for key, (meta, _) in found if text_problem(meta) is None}
 
 
 def missing_in(store: FeatureStore, spaces: list, keys: list[str]) -> list[str]:

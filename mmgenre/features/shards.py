@@ -17,14 +17,24 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field
+
+from mmgenre.features.codec import array_problem, text_problem
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.store import Entry, FeatureStore
+from mmgenre.files.reader import MB, ReadError, is_regular_file, open_regular, parse_json, read_json
+from mmgenre.files.schema import FileSchema, validate
+from mmgenre.files.writer import OutputFolder
 
 log = logging.getLogger("mmgenre")
-MARKER = ".mmgenre-shards"  # a folder of ours: shards may be added to it, and an export may refresh it
+KIND = "shards"  # the marker .mmgenre-shards: a folder of ours, that shards may be added to
+MARKER = f".mmgenre-{KIND}"
 NAMESPACES_FILE = "namespaces.json"
 EXPORT_PREFIX = "export"
 SHARD_BYTES = 64 * 2**20  # an export starts a new shard past this much data
+SHARD_COLUMNS = ("namespace", "key", "meta", "data")
+MAX_SHARD_BYTES = 16 * 2**30  # a shard another machine wrote: a few hundred MB in practice
+MAX_META_CHARS = 4 * 2**20  # an OCR result with every word and box
 
 
 def shard_schema():
@@ -54,8 +64,13 @@ def write_shard(folder: str | Path, entries: dict[str, list[Entry]], prefix: str
 
 
 def finished_shards(folder: str | Path) -> list[Path]:
-    """The whole shards of a folder, by name (temporary files of writers still at work are left out)."""
-    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("."))
+    """The whole shards of a folder, by name (temporary files of writers still at work, and anything that is
+    not a regular file, such as a FIFO or a folder named like a shard, are left out)."""
+    found = sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("."))
+    for path in found:
+        if not is_regular_file(path):
+            log.warning("%s is not a regular file: it is not read as a shard", path)
+    return [path for path in found if is_regular_file(path)]
 
 
 def write_namespaces(folder: str | Path, spaces: Iterable[Namespace]) -> None:
@@ -72,16 +87,28 @@ def write_namespaces(folder: str | Path, spaces: Iterable[Namespace]) -> None:
     os.replace(temporary, folder / NAMESPACES_FILE)
 
 
+class NamespaceRow(FileSchema):
+    namespace: str = Field(min_length=1, max_length=500)
+    kind: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    output: str = Field(min_length=1, max_length=100)
+    identity: dict
+
+
 def read_namespaces(folder: str | Path) -> list[Namespace]:
+    """The namespaces file of a shard folder, checked row by row (a damaged one registers nothing)."""
     path = Path(folder) / NAMESPACES_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
     try:
-        rows = json.loads(path.read_text())
-        return [Namespace(r["namespace"], r["kind"], r["name"], r["output"], r["identity"]) for r in rows]
-    except (ValueError, KeyError, TypeError) as error:
-        log.warning("%s can't be read (%s): its namespaces are not registered", path, error)
+        rows = read_json(path, limit=16 * MB)
+        if not isinstance(rows, list):
+            raise ReadError(f"{path} must hold a list of namespaces")
+        checked = [validate(NamespaceRow, row, f"{path} row {n}") for n, row in enumerate(rows, 1)]
+    except ReadError as error:
+        log.warning("%s: its namespaces are not registered", error)
         return []
+    return [Namespace(r.namespace, r.kind, r.name, r.output, r.identity) for r in checked]
 
 
 @dataclass
@@ -114,23 +141,44 @@ def ingest(folder: str | Path, store: FeatureStore, skip: Iterable[Path] = ()) -
 
 
 def ingest_shard(path: str | Path, store: FeatureStore) -> int:
-    """Put the entries of one shard that the store lacks into it; returns how many were added."""
+    """Put the entries of one shard that the store lacks into it; returns how many were added. The file is
+    opened as a regular file of a shard's size; a row that is not an entry mmgenre writes is left out."""
     import pyarrow.parquet as pq
 
-    shard = pq.ParquetFile(path)
-    added = 0
-    for batch in shard.iter_batches(batch_size=2000, columns=["namespace", "key", "meta", "data"]):
-        columns = batch.to_pydict()
-        by_namespace: dict[str, list[int]] = {}
-        for i, namespace in enumerate(columns["namespace"]):
-            by_namespace.setdefault(namespace, []).append(i)
-        for namespace, rows in by_namespace.items():
-            missing = set(store.missing(namespace, [columns["key"][i] for i in rows]))
-            entries = [(columns["key"][i], json.loads(columns["meta"][i]), columns["data"][i]) for i in rows]
-            entries = list({key: (key, meta, data) for key, meta, data in entries if key in missing}.values())
-            store.put_many(namespace, entries)
-            added += len(entries)
+    added, rejected = 0, 0
+    with open_regular(path, MAX_SHARD_BYTES) as handle:
+        shard = pq.ParquetFile(handle)
+        if set(shard.schema_arrow.names) < set(SHARD_COLUMNS):
+            raise ReadError(f"{path} is not a shard: it lacks the columns {', '.join(SHARD_COLUMNS)}")
+        for batch in shard.iter_batches(batch_size=2000, columns=list(SHARD_COLUMNS)):
+            by_namespace: dict[str, dict[str, Entry]] = {}
+            for row in zip(*(batch.column(name).to_pylist() for name in SHARD_COLUMNS)):
+                entry = checked_row(*row)
+                if entry is None:
+                    rejected += 1
+                    continue
+                by_namespace.setdefault(row[0], {})[entry[0]] = entry
+            for namespace, entries in by_namespace.items():
+                missing = set(store.missing(namespace, list(entries)))
+                store.put_many(namespace, [entry for key, entry in entries.items() if key in missing])
+                added += len(missing)
+    if rejected:
+        log.warning("%s: %d rows are not feature entries (damaged or not finite): left out", path, rejected)
     return added
+
+
+def checked_row(namespace: object, key: object, meta_text: object, data: object) -> Entry | None:
+    """One shard row as a store entry, or None when it is not one mmgenre writes."""
+    if not (isinstance(namespace, str) and namespace and isinstance(key, str) and 0 < len(key) <= 200):
+        return None
+    if not (isinstance(meta_text, str) and len(meta_text) <= MAX_META_CHARS and isinstance(data, bytes)):
+        return None
+    try:
+        meta = parse_json(meta_text, "meta")
+    except ReadError:
+        return None
+    problem = array_problem(meta, data) if isinstance(meta, dict) and "dtype" in meta else text_problem(meta)
+    return None if problem else (key, meta, data)
 
 
 @dataclass
@@ -138,25 +186,44 @@ class ExportReport:
     shards: int = 0
     entries: int = 0
     namespaces: int = 0
+    already: int = 0  # entries the folder held before
 
 
 def export_cache(cache, folder: Path) -> ExportReport:
-    """Write every entry of a FeatureCache as shards into `folder` (new, empty, or an earlier export, whose
-    shards are replaced); `ingest` (or `mmgenre cache import`) puts them into another cache."""
-    from mmgenre.output_folders import claim_output_folder
-
-    claim_output_folder(folder, MARKER, option="DIR")
-    for old in folder.glob(f"{EXPORT_PREFIX}-*.parquet"):
-        old.unlink()  # our own shards from an earlier export of this folder
+    """Add every entry of a FeatureCache that `folder` does not hold yet as new shards (the folder is new,
+    empty, or an earlier export: nothing in it is ever replaced or deleted, shards copied in from elsewhere
+    included); `ingest` (or `mmgenre cache import`) puts them into another cache."""
+    OutputFolder(folder, KIND, option="DIR").claim()
+    present = keys_in(folder)
     spaces = cache.namespaces()
     write_namespaces(folder, spaces)
     report = ExportReport(namespaces=len(spaces))
     for space in spaces:
-        for chunk in sized_chunks(cache.entries(space.name)):
+        held = present.get(space.name, set())
+        new = ([entry for entry in chunk if entry[0] not in held] for chunk in cache.entries(space.name))
+        for chunk in sized_chunks(new):
             write_shard(folder, {space.name: chunk}, prefix=EXPORT_PREFIX)
             report.shards += 1
             report.entries += len(chunk)
+        report.already += len(held)
     return report
+
+
+def keys_in(folder: Path) -> dict[str, set[str]]:
+    """The keys each namespace has in the readable shards of a folder (a damaged shard adds none)."""
+    import pyarrow.parquet as pq
+
+    keys: dict[str, set[str]] = {}
+    for path in finished_shards(folder):
+        try:
+            with open_regular(path, MAX_SHARD_BYTES) as handle:
+                table = pq.read_table(handle, columns=["namespace", "key"])
+        except Exception as error:  # noqa: BLE001 - a damaged shard: its entries are written again
+            log.warning("%s can't be read (%s): its entries are exported again", path, str(error)[:200])
+            continue
+        for namespace, key in zip(table.column("namespace").to_pylist(), table.column("key").to_pylist()):
+            keys.setdefault(namespace, set()).add(key)
+    return keys
 
 
 def sized_chunks(chunks: Iterable[list[Entry]], limit: int = SHARD_BYTES) -> Iterator[list[Entry]]:

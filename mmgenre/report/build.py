@@ -11,12 +11,20 @@ from mmgenre.errors import RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap
 from mmgenre.features.cache import FeatureCache
-from mmgenre.output_folders import claim_output_folder
+from mmgenre.files.writer import OutputFolder
 from mmgenre.report import figures
 from mmgenre.report.examples import example_grid
 from mmgenre.report.runs import ReportRun, load_runs
 
-MARKER = ".mmgenre-report"
+FILES = (
+    "index.html",
+    "report.md",
+    "genre_f1.png",
+    "precision_recall.png",
+    "confusion.png",
+    "training.png",
+    "examples.png",
+)
 
 
 def metric_table(runs: list[ReportRun]) -> tuple[list[str], list[list[str]]]:
@@ -122,7 +130,10 @@ def build_report(
         if run.labels != runs[0].labels:
             raise RunError(f"{run.folder.path} predicts other genres than {runs[0].folder.path}: can't compare them")
     out = Path(out)
-    claim_output_folder(out, MARKER)
+    folder = OutputFolder(out, "report", legacy_files=FILES).claim()
+    for name in FILES:
+        folder.target(name)  # each is new or ours: refuse before any figure is drawn
+    folder.record(FILES)
     title = title or ("mmgenre report: " + ", ".join(r.name for r in runs))
     images = {
         "Per-genre F1": figures.genre_f1_bars(runs, out / "genre_f1.png"),
@@ -138,6 +149,6 @@ def build_report(
     header, rows = metric_table(runs)
     compared = comparisons(runs)
     written = {"markdown": out / "report.md", "html": out / "index.html", **{p.stem: p for p in images.values()}}
-    written["markdown"].write_text(markdown(title, header, rows, compared, images))
-    written["html"].write_text(page(title, header, rows, compared, images))
+    folder.write("report.md", markdown(title, header, rows, compared, images))
+    folder.write("index.html", page(title, header, rows, compared, images))
     return written

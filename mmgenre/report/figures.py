@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
+from mmgenre.files.writer import atomic_path  # noqa: E402
 from mmgenre.report.runs import ReportRun  # noqa: E402
 
 COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -18,7 +19,8 @@ COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
     return path
 

@@ -13,7 +13,7 @@ from string import Template
 from mmgenre import __version__
 from mmgenre.components import KINDS
 from mmgenre.errors import MmgenreError
-from mmgenre.output_folders import check_output_folder
+from mmgenre.files.writer import OutputFolder
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 SUFFIX = ".tmpl"
@@ -50,19 +50,20 @@ def new_plugin(kind: str, name: str, folder: Path) -> NewPlugin:
     problem = check_name(name)
     if problem:
         raise ValueError(f"'{name}' can't name a plugin: {problem}")
-    check_output_folder(folder, ".mmgenre-plugin", option="DIR", ours=False)
     module = "mmgenre_" + name.replace("-", "_")
     plugin = NewPlugin(folder, kind, name, f"mmgenre-{name}", module, "".join(p.title() for p in name.split("-")))
     values = template_values(plugin)
     root = files("mmgenre.scaffold") / "templates"
     if not (root / kind).is_dir():
         raise MmgenreError(f"there is no scaffold for {KINDS[kind].plural} yet (mmgenre/scaffold/templates/{kind})")
+    output = OutputFolder(folder, "plugin", option="DIR")  # never over a package, even one we wrote:
+    output.claim(overwrite=False, hint="choose a new folder (it may hold your edits)")
     for part in ("common", kind):
         for template, relative in walk(root / part):
-            target = folder / relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(Template(template.read_text(encoding="utf-8")).substitute(values), encoding="utf-8")
-            plugin.files.append(target)
+            name = relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX)
+            text = Template(template.read_text(encoding="utf-8")).substitute(values)
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            plugin.files.append(output.write(name, text))
     return plugin
 
 

@@ -7,7 +7,7 @@ history.jsonl       per-epoch training and validation metrics
 thresholds.json     per-genre thresholds tuned on the validation split
 metrics.json        final metrics on the validation and test splits
 scores.npz          per-poster scores and true genres of the validation and test splits
-.mmgenre-run        marks the folder as an mmgenre run (so that only such a folder is ever replaced)
+.mmgenre-run        marks the folder as an mmgenre run and lists the files mmgenre wrote there
 
 A folder is only written when it is new, empty, or one of our runs replaced on purpose (`overwrite`); even
 then only the run files above are replaced: anything else in it stays.
@@ -15,7 +15,6 @@ then only the run files above are replaced: anything else in it stays.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -23,107 +22,23 @@ import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mmgenre.components import FeatureDims
-from mmgenre.errors import RecipeError, RunError
+from mmgenre.errors import MmgenreError, RecipeError, RunError
 from mmgenre.evaluation.headline import HEADLINE
-from mmgenre.output_folders import check_output_folder
+from mmgenre.files.errors import writing
+from mmgenre.files.reader import MB, is_regular_file, read_json, read_json_lines, read_text
+from mmgenre.files.writer import OutputFolder, check_writable_folder
+from mmgenre.training.run_info import RunInfo
 
 log = logging.getLogger("mmgenre")
 MODEL_FILE = "model.safetensors"
-MARKER = ".mmgenre-run"
+KIND = "run"  # the marker: .mmgenre-run
 RUN_FILES = ("recipe.yaml", "history.jsonl", "thresholds.json", "metrics.json", "scores.npz", MODEL_FILE)
-SPLIT_NAMES = ("train", "val", "test")
-RUN_FORMAT = 2  # 1: runs written before run.json had a format; 2: `data` is a dataset reference, `components`
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
-    mode = "wb" if isinstance(text, bytes) else "w"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, mode) as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class RunInfo:
-    labels: list[str]
-    dims: dict
-    data: dict  # the dataset source: {"name": "folder", "params": {"path": "/abs/posters"}}
-    splits: dict[str, list[str]]  # poster ids per split
-    train_genre_counts: list[int] = field(default_factory=list)
-    limit: int | None = None  # only the first N posters of `data` were used
-    best_epoch: int = 0
-    seconds: float = 0.0
-    versions: dict = field(default_factory=dict)
-    skipped: dict = field(default_factory=dict)
-    components: dict = field(default_factory=dict)  # recipe key -> name, plugin, package, version, fingerprint
-    format: int = RUN_FORMAT
-
-    def feature_dims(self) -> FeatureDims:
-        return FeatureDims(**self.dims)
-
-    @classmethod
-    def from_json(cls, data: object, where: Path) -> RunInfo:
-        """Checked: a newer format fails naming both versions; unknown keys are warned about and ignored."""
-        if not isinstance(data, dict):
-            raise RunError(f"{where} must hold a JSON object, not {type(data).__name__}")
-        written = data.get("format", 1)
-        if not isinstance(written, int) or written > RUN_FORMAT:
-            by = data.get("versions", {}).get("mmgenre", "?") if isinstance(data.get("versions"), dict) else "?"
-            from mmgenre import __version__
-
-            raise RunError(
-                f"{where} was written by mmgenre {by} in run format {written}; this mmgenre ({__version__}) "
-                f"reads formats up to {RUN_FORMAT}: upgrade mmgenre to use this run"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            log.warning("%s: ignoring unknown keys %s (written by a newer mmgenre?)", where, ", ".join(unknown))
-        values = {k: v for k, v in data.items() if k in known}
-        if isinstance(values.get("data"), str):  # format 1: the resolved dataset folder
-            values["data"] = {"name": "folder", "params": {"path": values["data"]}}
-        missing = [name for name in ("labels", "dims", "data", "splits") if name not in values]
-        if missing:
-            raise RunError(f"{where} lacks the key(s) {', '.join(missing)}")
-        info = cls(**values)
-        problem = info.problem()
-        if problem:
-            raise RunError(f"{where}: {problem}")
-        return info
-
-    def problem(self) -> str | None:
-        """What in these values does not have the shape mmgenre wrote; None when all does."""
-        dims, counts = FeatureDims.__dataclass_fields__, self.train_genre_counts
-        checks = {
-            "labels": _names(self.labels) and len(self.labels) == len(set(self.labels)) > 0,
-            "dims": isinstance(self.dims, dict)
-            and all(k in dims and (v is None or type(v) is int) for k, v in self.dims.items()),
-            "data": isinstance(self.data, dict) and isinstance(self.data.get("name"), str),
-            "splits": isinstance(self.splits, dict) and all(_names(self.splits.get(s)) for s in SPLIT_NAMES),
-            "train_genre_counts": isinstance(counts, list)
-            and all(_is_number(n) for n in counts)
-            and len(counts) in (0, len(self.labels)),
-            "limit": self.limit is None or _is_number(self.limit),
-            "best_epoch": _is_number(self.best_epoch),
-            "components": isinstance(self.components, dict)
-            and all(isinstance(c, dict) for c in self.components.values()),
-            **{name: isinstance(getattr(self, name), dict) for name in ("versions", "skipped")},
-        }
-        wrong = [name for name, ok in checks.items() if not ok]
-        if not wrong:
-            return None
-        return f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not what mmgenre writes (damaged or edited?)"
+JSON_LIMIT = 256 * MB  # run.json holds every poster id of the splits: a few MB for a million posters
 
 
 @dataclass
@@ -151,27 +66,29 @@ class RunContents:
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.folder = OutputFolder(self.path, KIND, legacy_files=(*RUN_FILES, "run.json", "eval-*.json"))
         self._info: RunInfo | None = None  # run.json, read (and warned about) once
 
-    def is_ours(self) -> bool:
-        """Whether the folder holds an mmgenre run (complete or interrupted while being written)."""
-        if (self.path / MARKER).is_file():
-            return True
-        return all((self.path / name).is_file() for name in ("run.json", "recipe.yaml", MODEL_FILE))
-
     def check_target(self, overwrite: bool = False, option: str = "--out") -> None:
-        """Refuse, before any work starts, to write where something that is not our run would be touched."""
-        check_output_folder(self.path, MARKER, option=option, overwrite=overwrite, ours=self.is_ours())
+        """Refuse, before any work starts, to write where something that is not our run would be touched:
+        the folder is ours only by its marker, never by the names of the files in it."""
+        self.folder.option = option
+        self.folder.check(overwrite)
 
     def save(self, contents: RunContents) -> None:
         """Write every run file to a staging folder, then move them in. `run.json` goes last and is taken
         away first, so a crash in between leaves a folder that says it is incomplete, never a mixed run."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.folder.check()
+        with writing(self.path, "--out"):
+            self.path.mkdir(parents=True, exist_ok=True)
         self._info = None
         staging = Path(tempfile.mkdtemp(dir=self.path, prefix=".staging-"))
         try:
             self._write(staging, contents)
-            (self.path / MARKER).touch()
+            self.folder.mark()  # checked above, before the staging folder was made
+            for name in (*RUN_FILES, "run.json"):
+                self.folder.target(name)  # each is new or ours: raise before anything moves
+            self.folder.record([*RUN_FILES, "run.json"])
             (self.path / "run.json").unlink(missing_ok=True)
             for name in RUN_FILES:
                 os.replace(staging / name, self.path / name)
@@ -184,7 +101,7 @@ class RunFolder:
         from safetensors.torch import save_file
 
         (folder / "recipe.yaml").write_text(c.recipe_yaml)
-        (folder / "run.json").write_text(json.dumps(asdict(c.info), indent=2))
+        (folder / "run.json").write_text(json.dumps(c.info.to_json(), indent=2))
         (folder / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in c.history))
         (folder / "thresholds.json").write_text(json.dumps(dict(zip(c.info.labels, c.thresholds)), indent=2))
         (folder / "metrics.json").write_text(json.dumps(c.metrics, indent=2))
@@ -212,6 +129,8 @@ class RunFolder:
 
     def _require(self, name: str) -> Path:
         target = self.path / name
+        if os.path.lexists(target) and not is_regular_file(target):
+            raise RunError(f"{target} is not a regular file: not a run folder mmgenre wrote")
         if not target.is_file():
             raise RunError(
                 f"{self.path} is not a complete run folder: {name} is missing "
@@ -220,20 +139,22 @@ class RunFolder:
         return target
 
     def _json(self, name: str) -> object:
+        return self._read(read_json, name)
+
+    def _read(self, reader, name: str, limit: int = JSON_LIMIT):
+        """A run file through the bounded reader; any problem is a RunError naming the file."""
         path = self._require(name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RunError(f"{path} is not valid JSON: {error}") from None
+            return reader(path, limit)
+        except MmgenreError as error:
+            raise RunError(str(error)) from None
 
     def recipe_data(self) -> dict:
-        from mmgenre.recipe import parse_yaml
+        from mmgenre.recipe import MAX_RECIPE_BYTES, parse_yaml
 
-        path = self._require("recipe.yaml")
+        path, text = self.path / "recipe.yaml", self._read(read_text, "recipe.yaml", MAX_RECIPE_BYTES)
         try:
-            data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
-        except UnicodeDecodeError as error:
-            raise RunError(f"{path} is not UTF-8 text (byte {error.start}): not a recipe mmgenre wrote") from None
+            data = parse_yaml(text, str(path))
         except RecipeError as error:
             raise RunError(str(error)) from None
         if not isinstance(data, dict):
@@ -252,17 +173,13 @@ class RunFolder:
         missing = [label for label in labels if label not in data]
         if missing:
             raise RunError(f"{path} has no threshold for {', '.join(missing)}")
-        bad = [label for label in labels if not _is_number(data[label])]
+        bad = [label for label in labels if not (_is_number(data[label]) and 0 <= data[label] <= 1)]
         if bad:
-            raise RunError(f"{path}: the threshold of {', '.join(bad)} is not a number")
+            raise RunError(f"{path}: the threshold of {', '.join(bad)} is not a number from 0 to 1")
         return [float(data[label]) for label in labels]
 
     def history(self) -> list[dict]:
-        path = self._require("history.jsonl")
-        try:
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RunError(f"{path} is not valid JSON lines: {error}") from None
+        path, rows = self.path / "history.jsonl", self._read(read_json_lines, "history.jsonl")
         for number, row in enumerate(rows, 1):
             if not (isinstance(row, dict) and all(_is_number(row.get(key), finite=False) for key in EPOCH_KEYS)):
                 raise RunError(f"{path} line {number} is not a training epoch (with {', '.join(EPOCH_KEYS)})")
@@ -281,27 +198,36 @@ class RunFolder:
         return data
 
     def state(self) -> dict:
+        """The weights, every one of them finite (a NaN weight would give NaN scores and exit 0)."""
+        import torch
         from safetensors.torch import load_file
 
+        path = self._require(MODEL_FILE)
         try:
-            return load_file(str(self._require(MODEL_FILE)))
-        except RunError:
-            raise
+            state = load_file(str(path))
         except Exception as error:
-            raise RunError(f"{self.path / MODEL_FILE} cannot be read: {error}") from None
+            raise RunError(f"{path} cannot be read: {str(error)[:300]}") from None
+        broken = [
+            name for name, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()
+        ]
+        if broken:
+            raise RunError(
+                f"{path} holds weights that are not finite numbers (NaN or infinity) in {', '.join(broken[:5])}"
+            )
+        return state
+
+    def check_result(self, name: str) -> None:
+        """Raise unless a result file `name` can be written beside the run (new or ours, in a writable folder)."""
+        check_writable_folder(self.path, "RUN")
+        self.folder.target(name)
 
     def write_json(self, name: str, data: object) -> Path:
-        target = self.path / name
-        write_atomic(target, json.dumps(data, indent=2, default=str))
-        return target
+        """A result file beside the run (`eval-test.json`, ...): new, or one we wrote before."""
+        return self.folder.write(name, json.dumps(data, indent=2, default=str))
 
 
 def _is_number(value: object, finite: bool = True) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and (math.isfinite(value) or not finite)
-
-
-def _names(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 EPOCH_KEYS = ("epoch", "train_loss", "val_macro_f1_tuned")
