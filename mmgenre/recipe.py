@@ -10,13 +10,14 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     create_model,
@@ -27,13 +28,21 @@ from pydantic import (
 from mmgenre import DEFAULT_GENRES
 from mmgenre.components import KINDS, Component, DatasetSource, FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
 from mmgenre.errors import RecipeError
+from mmgenre.files.reader import nesting, read_text
 from mmgenre.registry import Registry, did_you_mean
 
 DEFAULT_RECIPE = "paper"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+SEED = Annotated[int, Field(ge=0, le=2**32 - 1, description="a seed: 0 to 2**32 - 1")]
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d{1,2})?)$"  # what torch accepts, and `auto`
+NAME_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"  # a slug: it names the run folder under runs/
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^|\n\r]+$")]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 class ComponentRef(Strict):
@@ -47,7 +56,7 @@ class SplitSpec(Strict):
     train: float = Field(0.7, gt=0, lt=1)
     val: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
-    seed: int = 0
+    seed: SEED = 0
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitSpec:
@@ -57,13 +66,23 @@ class SplitSpec(Strict):
 
 
 class DataSpec(Strict):
-    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_GENRES), min_length=1)
+    labels: list[Label] = Field(default_factory=lambda: list(DEFAULT_GENRES), min_length=1, max_length=1000)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    min_side: int = Field(32, ge=1, description="posters smaller than this (pixels) are skipped")
-    max_pixels: int = Field(50_000_000, ge=1, description="larger images are refused (decompression bombs)")
+    min_side: int = Field(32, ge=1, le=100_000, description="posters smaller than this (pixels) are skipped")
+    max_pixels: int = Field(
+        50_000_000, ge=1, le=500_000_000, description="larger images are refused (decompression bombs)"
+    )
     train_where: str | None = Field(None, description="train (and validate) only on posters matching this filter")
     test_where: str | None = Field(None, description="test only on posters matching this filter")
     train_max: int | None = Field(None, ge=2, description="at most this many training posters (seeded draw)")
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str]) -> list[str]:
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"genres are named twice: {', '.join(repeated)}")
+        return labels
 
     @field_validator("train_where", "test_where")
     @classmethod
@@ -80,12 +99,12 @@ class DataSpec(Strict):
 
 
 class FeatureSpec(Strict):
-    batch_size: int = Field(64, ge=1)
-    ocr_workers: int | None = Field(None, ge=1, description="worker processes for OCR; default: all cores")
+    batch_size: int = Field(64, ge=1, le=8192)
+    ocr_workers: int | None = Field(None, ge=1, le=512, description="worker processes for OCR; default: all cores")
     loader_workers: int | None = Field(
-        None, ge=0, description="image decoding workers; default: all cores on GPU, 0 on CPU"
+        None, ge=0, le=512, description="image decoding workers; default: all cores on GPU, 0 on CPU"
     )
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     decode: Literal["auto", "cpu", "nvimgcodec"] = Field(
         "auto", description="JPEG decoding: on the GPU when encoding there (nvJPEG, or nvImageCodec), or 'cpu'"
     )
@@ -94,20 +113,20 @@ class FeatureSpec(Strict):
 
 class TrainSpec(Strict):
     optimizer: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(1e-4, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(0.0, ge=0)
-    batch_size: int = Field(32, ge=1)
-    max_epochs: int = Field(100, ge=1)
-    patience: int = Field(10, ge=1, description="epochs without improvement before stopping")
+    lr: float = Field(1e-4, gt=0, le=10)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0, le=10)
+    batch_size: int = Field(32, ge=1, le=65_536)
+    max_epochs: int = Field(100, ge=1, le=100_000)
+    patience: int = Field(10, ge=1, le=100_000, description="epochs without improvement before stopping")
     monitor: Literal["macro_f1", "macro_f1_tuned", "map"] = "macro_f1_tuned"
-    seed: int = 0
-    device: str = "cpu"
+    seed: SEED = 0
+    device: str = Field("cpu", pattern=DEVICE_PATTERN)
     ensemble: int = Field(1, ge=1, le=32, description="heads trained from seeds seed, seed+1, ...; scores averaged")
 
 
 class RecipeSettings(Strict):
-    name: str = ""
+    name: str = Field("", pattern=NAME_PATTERN, description="letters, digits, '.', '_' and '-' (it names run folders)")
     description: str = ""
     data: DataSpec = Field(default_factory=DataSpec)
     features: FeatureSpec = Field(default_factory=FeatureSpec)
@@ -189,17 +208,61 @@ MAX_DEPTH = 32  # recipes are a few levels deep; anything deeper is a mistake or
 MAX_RECIPE_BYTES = 1_000_000
 
 
+MAX_NODES = 100_000  # values in a recipe once its aliases are expanded: a recipe has a few hundred
+
+
 def parse_yaml(text: str, where: str) -> Any:
-    """YAML without tags that run code (safe_load), and without nesting deep enough to exhaust the stack."""
+    """YAML without tags that run code (the safe loader), without nesting deep enough to exhaust the stack,
+    and without aliases that expand into more than MAX_NODES values (a "billion laughs") or into themselves."""
     try:
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as error:  # a character YAML does not allow
+        raise RecipeError(f"{where} is not valid YAML: {yaml_problem(error)}") from None
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            check_expansion(node, where)
+        data = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)") from None
     except yaml.YAMLError as error:
         raise RecipeError(f"{where} is not valid YAML: {yaml_problem(error)}") from None
-    if depth(data) > MAX_DEPTH:
+    finally:
+        loader.dispose()
+    if nesting(data, MAX_DEPTH) > MAX_DEPTH:
         raise RecipeError(f"{where} is nested too deeply (more than {MAX_DEPTH} levels)")
     return data
+
+
+def check_expansion(root: yaml.Node, where: str) -> None:
+    """Count the values a YAML node graph stands for with its aliases expanded (each node once, memoised;
+    depth-first without recursion), and refuse a graph past MAX_NODES or one that contains itself."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = yaml_children(node)
+        if finished:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > MAX_NODES:
+                raise RecipeError(
+                    f"{where} expands into more than {MAX_NODES:,} values (YAML aliases repeated inside each "
+                    "other): not a recipe"
+                )
+        elif id(node) in on_path:
+            raise RecipeError(f"{where} holds a YAML alias that contains itself: not a recipe")
+        elif id(node) not in sizes:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def yaml_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def yaml_problem(error: yaml.YAMLError) -> str:
@@ -209,31 +272,14 @@ def yaml_problem(error: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
-def depth(value: Any) -> int:
-    """How deeply lists and mappings nest (iteratively: a hostile value can't exhaust the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            if level <= MAX_DEPTH:
-                stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
-
-
 def read_recipe_text(path: Path) -> str:
-    """A recipe file's text: UTF-8, of a recipe's size; anything else is a clear error naming the file."""
+    """A recipe file's text: a regular file of a recipe's size, UTF-8; anything else is a clear error."""
+    from mmgenre.files.reader import ReadError
+
     try:
-        if path.stat().st_size > MAX_RECIPE_BYTES:
-            raise RecipeError(f"{display(path)} is larger than {MAX_RECIPE_BYTES:,} bytes: not a recipe")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise RecipeError(f"{display(path)} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise RecipeError(f"cannot read recipe {display(path)}: {error.strerror}") from None
-    if "\x00" in text:
-        raise RecipeError(f"{display(path)} is not UTF-8 text (it holds NUL bytes: UTF-16?): save it as UTF-8")
-    return text
+        return read_text(path, MAX_RECIPE_BYTES)
+    except ReadError as error:
+        raise RecipeError(str(error).replace(str(path), display(path), 1)) from None
 
 
 def read_yaml(path: Path) -> dict:
@@ -336,12 +382,20 @@ def known_keys(loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
+PATTERN_HINTS = {
+    "name": "a recipe name is a slug of up to 64 letters, digits, '.', '_' and '-' (it names the run folder)",
+    "device": "use auto, cpu, mps, cuda or cuda:N",
+}
+
+
 def format_shape_error(error: ValidationError, source: str, origins: dict[str, str]) -> str:
     lines = []
     for item in error.errors():
         loc = tuple(item["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
-        where = next((o for k, o in origins.items() if k == key or k.startswith(key + ".")), source)
+        where = next(
+            (o for k, o in origins.items() if k == key or k.startswith(key + ".") or key.startswith(k + ".")), source
+        )
         if item["type"] == "extra_forbidden":
             known = known_keys(loc)
             lines.append(
@@ -349,6 +403,8 @@ def format_shape_error(error: ValidationError, source: str, origins: dict[str, s
             )
         elif item["type"] == "missing":
             lines.append(f"missing key '{key}' ({where})")
+        elif item["type"] == "string_pattern_mismatch":
+            lines.append(f"bad value at {key} ({where}): {PATTERN_HINTS.get(loc[-1], item['msg'])}")
         else:
             lines.append(f"bad value at {key} ({where}): {item['msg']}")
     return "\n".join(lines)

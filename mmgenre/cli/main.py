@@ -11,18 +11,47 @@ import click
 from mmgenre import __version__
 from mmgenre.errors import MmgenreError
 
+EXIT_ERROR = 1  # an error the user can fix: a bad recipe, run folder, path, value; nothing was produced
+EXIT_USAGE = 2  # click's: an unknown option, a missing argument
+EXIT_INTERNAL = 3  # a bug in mmgenre or a plugin
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
 
 class Group(click.Group):
-    """A click group that prints user errors as `Error: ...` (exit 1) instead of a traceback."""
+    """The one CLI boundary: user errors print one `Error: ...` line (exit 1), anything unexpected one line
+    saying it is an internal error (exit 3); `--debug` (or MMGENRE_DEBUG=1) shows the traceback instead."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except MmgenreError as error:
-            if ctx.params.get("debug") or os.environ.get("MMGENRE_DEBUG"):
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BaseException as error:
+            if ctx.params.get("debug") or os.environ.get("MMGENRE_DEBUG") or isinstance(error, SystemExit):
                 raise
-            click.echo(f"Error: {error}", err=True)
-            ctx.exit(1)
+            message, code = describe_failure(error)
+            if message:
+                click.echo(message, err=True)
+            ctx.exit(code)
+
+
+def describe_failure(error: BaseException) -> tuple[str, int]:
+    """The line to print and the exit code for an exception that reached the CLI."""
+    if isinstance(error, MmgenreError):
+        return f"Error: {error}", EXIT_ERROR
+    if isinstance(error, KeyboardInterrupt):
+        return "Interrupted: stopped before the end (what was finished is kept)", EXIT_INTERRUPTED
+    if isinstance(error, BrokenPipeError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the reader went away (`| head`): say nothing more
+        return "", EXIT_ERROR
+    if isinstance(error, OSError) and error.filename is not None:
+        from mmgenre.files.errors import describe
+
+        return f"Error: cannot use {error.filename}: {describe(error)}", EXIT_ERROR
+    if isinstance(error, MemoryError):
+        return "Error: out of memory (try a smaller --limit or batch size)", EXIT_ERROR
+    problem = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    return f"Internal error: {problem} (a bug: run again with --debug for the traceback)", EXIT_INTERNAL
 
 
 @click.group(

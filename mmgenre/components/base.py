@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 class Params(BaseModel):
     """Base of every component's parameters: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 AnyParams = Params  # the base class, under a name the `Params` attribute below does not shadow
