@@ -116,12 +116,14 @@ def export(folder: Path, cache_dir: str | None, as_json: bool) -> None:
         "shards": report.shards,
         "entries": report.entries,
         "namespaces": report.namespaces,
+        "already_there": report.already,
     }
     if as_json:
         print_json(summary)
     else:
         what = f"{report.entries:,} entries of {report.namespaces} namespaces"
-        click.echo(f"exported {what} as {report.shards} shards to {folder}")
+        already = f" ({report.already:,} were there already)" if report.already else ""
+        click.echo(f"exported {what} as {report.shards} shards to {folder}{already}")
 
 
 @cache_group.command("import")
@@ -148,10 +150,14 @@ def import_(folder: Path, cache_dir: str | None, as_json: bool) -> None:
     }
     if as_json:
         print_json(summary)
-        return
-    click.echo(f"imported {report.entries:,} new entries from {report.shards} shards into {path}")
+    else:
+        click.echo(f"imported {report.entries:,} new entries from {report.shards} shards into {path}")
     if report.bad:
-        click.echo(f"skipped {len(report.bad)} unreadable shards (see the warnings above)", err=True)
+        where, problem = report.bad[0]
+        raise MmgenreError(
+            f"{len(report.bad)} of {len(report.bad) + report.shards} shards in {folder} could not be read and were "
+            f"left as they are (first: {where.name}: {problem}); the others were imported"
+        )
 
 
 def _short(params: dict | None) -> str:

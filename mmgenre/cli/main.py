@@ -44,10 +44,11 @@ def describe_failure(error: BaseException) -> tuple[str, int]:
     if isinstance(error, BrokenPipeError):
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the reader went away (`| head`): say nothing more
         return "", EXIT_ERROR
-    if isinstance(error, OSError) and error.filename is not None:
+    if isinstance(error, OSError):  # the machine's: a full disk, a read-only file system, a permission
         from mmgenre.files.errors import describe
 
-        return f"Error: cannot use {error.filename}: {describe(error)}", EXIT_ERROR
+        where = f"cannot use {error.filename}: " if error.filename is not None else ""
+        return f"Error: {where}{describe(error)}", EXIT_ERROR
     if isinstance(error, MemoryError):
         return "Error: out of memory (try a smaller --limit or batch size)", EXIT_ERROR
     problem = " ".join(f"{type(error).__name__}: {error}".split())[:300]

@@ -16,6 +16,7 @@ from mmgenre.data.skips import SkipLog, log
 from mmgenre.errors import DatasetError
 
 LABELS_FILE = "labels.csv"
+MAX_LABELS_BYTES = 2**30  # a labels.csv of ten million posters
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,13 @@ def genre_matrix(posters: list[Poster], labels: list[str]) -> np.ndarray:
 
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The csv's header and (line number, row) pairs; a BOM is accepted, other encodings are clear errors."""
+    from mmgenre.files.reader import ReadError, read_text
+
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-    except UnicodeDecodeError as error:
-        raise DatasetError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise DatasetError(f"cannot read {path}: {error.strerror or error}") from None
-    if "\x00" in text:
-        raise DatasetError(f"{path} is not UTF-8 text (it holds NUL bytes: UTF-16?): save it as UTF-8")
+        text = read_text(path, MAX_LABELS_BYTES)
+    except ReadError as error:
+        hint = ": save it as UTF-8" if "UTF-8" in str(error) else ""
+        raise DatasetError(f"{error}{hint}") from None
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = [name.strip() for name in (reader.fieldnames or [])]

@@ -58,9 +58,13 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     problem = file_problem(path, max_bytes)
     if problem is not None:
         raise problem
+    from mmgenre.files.reader import ReadError, open_regular
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # never blocks: a file swapped for a FIFO since the check is refused
             data = handle.read(max_bytes + 1)
+    except ReadError as error:
+        raise BadImage("unreadable file", str(error)) from None
     except OSError as error:
         raise BadImage("unreadable file", error.strerror or str(error)) from None
     if len(data) > max_bytes:

@@ -22,7 +22,7 @@ from pydantic import Field
 from mmgenre.features.codec import array_problem, text_problem
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.store import Entry, FeatureStore
-from mmgenre.files.reader import MB, ReadError, is_regular_file, open_regular, parse_json, read_json
+from mmgenre.files.reader import MB, ReadError, open_regular, parse_json, read_json
 from mmgenre.files.schema import FileSchema, validate
 from mmgenre.files.writer import OutputFolder
 
@@ -64,13 +64,9 @@ def write_shard(folder: str | Path, entries: dict[str, list[Entry]], prefix: str
 
 
 def finished_shards(folder: str | Path) -> list[Path]:
-    """The whole shards of a folder, by name (temporary files of writers still at work, and anything that is
-    not a regular file, such as a FIFO or a folder named like a shard, are left out)."""
-    found = sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("."))
-    for path in found:
-        if not is_regular_file(path):
-            log.warning("%s is not a regular file: it is not read as a shard", path)
-    return [path for path in found if is_regular_file(path)]
+    """The whole shards of a folder, by name (temporary files of writers still at work are left out). What is
+    not a regular file (a FIFO named like a shard) is refused when it is opened, without blocking."""
+    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("."))
 
 
 def write_namespaces(folder: str | Path, spaces: Iterable[Namespace]) -> None:

@@ -31,6 +31,11 @@ def load_trained(path: str, device: str = "cpu", registry: Registry | None = Non
         raise RunError(f"run folder {run.path} does not exist")
     info = run.info()
     recipe = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"), registry=registry)
+    if recipe.labels != info.labels:
+        raise RunError(
+            f"{run.path}: run.json and recipe.yaml name different genres ({len(info.labels)} and "
+            f"{len(recipe.labels)}): the run folder was edited or mixed from two runs"
+        )
     check_components(run, info, recipe)
     context = FusionContext(info.labels, info.feature_dims(), recipe.image_encoder, recipe.text_encoder, device)
     model = build_model(recipe, context)
