@@ -16,15 +16,16 @@ import fcntl
 import json
 import os
 import tempfile
-from fnmatch import fnmatch
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from pathlib import Path
 
 from mmgenre.files.errors import WriteError, writing
 from mmgenre.files.reader import ReadError, is_regular_file, read_json
 
 MARKER_FORMAT = 1
+NAME_MAX = 255  # bytes in one file name on Linux and macOS file systems
 
 
 @contextmanager
@@ -85,6 +86,9 @@ def new_file(folder: Path, stem: str, suffixes: Iterable[str], data: dict[str, s
 def check_creatable(path: Path, where: str) -> None:
     """Raise unless `path` (which does not exist) can be created: its nearest existing parent is a writable
     folder."""
+    long = next((part for part in path.parts if len(os.fsencode(part)) > NAME_MAX), None)
+    if long is not None:
+        raise WriteError(f"cannot write {where}: the name {long[:20]}... is too long (at most {NAME_MAX} bytes)")
     parent = path.parent
     while not os.path.lexists(parent) and parent != parent.parent:
         parent = parent.parent
@@ -116,9 +120,7 @@ class OutputFolder:
     def is_ours(self) -> bool:
         return is_regular_file(self.marker)
 
-    def check(
-        self, overwrite: bool = True, hint: str = "pass --overwrite to replace its files"
-    ) -> None:
+    def check(self, overwrite: bool = True, hint: str = "pass --overwrite to replace its files") -> None:
         """Raise, before any work starts, unless the folder is new, empty, or ours (and `overwrite` when it
         holds anything of ours already)."""
         where = f"{self.option} {self.path}".strip()
@@ -140,9 +142,7 @@ class OutputFolder:
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise WriteError(f"cannot write {where}: permission denied")
 
-    def claim(
-        self, overwrite: bool = True, hint: str = "pass --overwrite to replace its files"
-    ) -> OutputFolder:
+    def claim(self, overwrite: bool = True, hint: str = "pass --overwrite to replace its files") -> OutputFolder:
         """Check the folder, create it and mark it as ours."""
         self.check(overwrite, hint)
         with writing(self.path, self.option):
