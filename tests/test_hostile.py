@@ -4,6 +4,7 @@ of the README's "What mmgenre promises" by hand; the last ones throw generated f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -236,20 +237,56 @@ def edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(data))
 
 
+def set_in(name: str, *path_and_value):
+    *path, key, value = path_and_value
+
+    def change(run: Path) -> None:
+        def edit(data):
+            for part in path:
+                data = data[part]
+            data[key] = value(data) if callable(value) else value
+
+        edit_json(run / name, edit)
+
+    return change
+
+
+def write(name: str, content):
+    """Replace a run file with `content` (text or bytes, or a function of the file's path giving either)."""
+
+    def change(run: Path) -> None:
+        new = content(run / name) if callable(content) else content
+        (run / name).write_bytes(new if isinstance(new, bytes) else new.encode())
+
+    return change
+
+
+def replace_with(make):
+    def change(run: Path) -> None:
+        (run / "run.json").unlink()
+        make(run / "run.json")
+
+    return change
+
+
+def nan_seconds(path: Path) -> str:
+    return path.read_text().replace('"seconds": ', '"seconds": NaN, "x": ')
+
+
 TAMPERING = {
-    "labels twice": (lambda r: edit_json(r / "run.json", lambda d: d["labels"].__setitem__(1, d["labels"][0])), "named twice"),
-    "negative width": (lambda r: edit_json(r / "run.json", lambda d: d["dims"].__setitem__("image", -5)), "dims.image"),
-    "huge width": (lambda r: edit_json(r / "run.json", lambda d: d["dims"].__setitem__("image", 10**9)), "dims.image"),
-    "NaN seconds": (lambda r: (r / "run.json").write_text((r / "run.json").read_text().replace('"seconds": ', '"seconds": NaN, "x": ')), "NaN"),
-    "deep JSON": (lambda r: (r / "run.json").write_text("[" * 100_000 + "]" * 100_000), "nested too deeply"),
-    "run.json a list": (lambda r: (r / "run.json").write_text("[1, 2]"), "JSON object"),
-    "other genres": (lambda r: edit_json(r / "run.json", lambda d: d.__setitem__("labels", [f"G{i}" for i in range(len(d["labels"]))])), "different genres"),
-    "threshold NaN": (lambda r: (r / "thresholds.json").write_text('{"Drama": NaN}'), "NaN"),
-    "threshold 7": (lambda r: edit_json(r / "thresholds.json", lambda d: d.__setitem__("Drama", 7)), "from 0 to 1"),
-    "run.json a folder": (lambda r: ((r / "run.json").unlink(), (r / "run.json").mkdir()), "not a regular file"),
-    "run.json a FIFO": (lambda r: ((r / "run.json").unlink(), os.mkfifo(r / "run.json")), "not a regular file"),
-    "weights truncated": (lambda r: (r / "model.safetensors").write_bytes((r / "model.safetensors").read_bytes()[:100]), "model.safetensors"),
-}  # fmt: skip
+    "labels twice": (set_in("run.json", "labels", 1, lambda labels: labels[0]), "named twice"),
+    "negative width": (set_in("run.json", "dims", "image", -5), "dims.image"),
+    "huge width": (set_in("run.json", "dims", "image", 10**9), "dims.image"),
+    "NaN seconds": (write("run.json", nan_seconds), "NaN"),
+    "deep JSON": (write("run.json", "[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    "run.json a list": (write("run.json", "[1, 2]"), "JSON object"),
+    "other genres": (set_in("run.json", "labels", lambda d: [f"G{i}" for i in range(len(d["labels"]))]), "different"),
+    "threshold NaN": (write("thresholds.json", '{"Drama": NaN}'), "NaN"),
+    "threshold 7": (set_in("thresholds.json", "Drama", 7), "from 0 to 1"),
+    "run.json a folder": (replace_with(Path.mkdir), "not a regular file"),
+    "run.json a FIFO": (replace_with(os.mkfifo), "not a regular file"),
+    "weights truncated": (write("model.safetensors", lambda p: p.read_bytes()[:100]), "model.safetensors"),
+}
 
 
 @pytest.mark.parametrize("damage", sorted(TAMPERING))
@@ -403,10 +440,8 @@ def test_any_recipe_text_is_parsed_or_refused_with_a_recipe_error(text):
     from mmgenre.errors import RecipeError
     from mmgenre.recipe import parse_yaml
 
-    try:
+    with contextlib.suppress(RecipeError):
         parse_yaml(text, "r.yaml")
-    except RecipeError:
-        pass
 
 
 @FUZZ
