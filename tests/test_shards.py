@@ -75,7 +75,7 @@ def test_export_refuses_a_folder_that_is_not_an_export_and_refreshes_one_that_is
     assert len(finished_shards(tmp_path / "export")) == json.loads(first.stdout)["shards"]  # replaced, not added
 
 
-def test_a_truncated_shard_is_skipped_with_a_warning(cli, filled_cache, tmp_path):
+def test_a_truncated_shard_is_skipped_named_and_fails_the_import(cli, filled_cache, tmp_path):
     import pyarrow.parquet as pq
 
     assert cli("cache", "export", tmp_path / "export", "--cache-dir", filled_cache).exit_code == 0
@@ -85,7 +85,8 @@ def test_a_truncated_shard_is_skipped_with_a_warning(cli, filled_cache, tmp_path
     ocr.write_bytes(ocr.read_bytes()[: ocr.stat().st_size // 2])  # a copy cut short
     (tmp_path / "export" / ".export-leftover.parquet.tmp").write_bytes(b"half a shard")  # a killed writer's
     result = cli("cache", "import", tmp_path / "export", "--cache-dir", tmp_path / "copy", "--json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # not everything came in: said, and the rest imported
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: 1 of {len(shards)} shards")
     assert f"shard {ocr} can't be read" in result.stderr and "leftover" not in result.stderr
     assert json.loads(result.stdout)["unreadable_shards"] == [str(ocr)]
     with FeatureCache(filled_cache) as source, FeatureCache(tmp_path / "copy") as copy:

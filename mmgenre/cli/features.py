@@ -69,10 +69,10 @@ def features(
     ray_options = {"ocr_actors": ray_ocr_actors, "ocr_batch": ray_ocr_batch, "image_actors": ray_image_actors}
     check_executor_options(executor, ray_address, shards, ray_options)
     if shards:
-        from mmgenre.features.shards import MARKER
-        from mmgenre.output_folders import check_output_folder
+        from mmgenre.features.shards import KIND
+        from mmgenre.files.writer import OutputFolder
 
-        check_output_folder(Path(shards), MARKER, option="--shards")  # never read or write a folder not ours
+        OutputFolder(shards, KIND, option="--shards").check()  # never read or write a folder not ours
     registry = Registry.from_entry_points()
     resolved = load_recipe(recipe, list(overrides), registry)
     dataset = open_data(data_dir, resolved, registry)

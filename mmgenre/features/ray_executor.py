@@ -23,7 +23,7 @@ from mmgenre.errors import ComponentUnavailableError, MmgenreError
 from mmgenre.features.plan import FeaturePlan, Settings
 from mmgenre.features.progress import Progress
 from mmgenre.features.ray_stages import Report
-from mmgenre.features.shards import MARKER, finished_shards, ingest, ingest_shard, write_namespaces
+from mmgenre.features.shards import KIND, finished_shards, ingest, ingest_shard, write_namespaces
 from mmgenre.features.store import FeatureStore
 
 log = logging.getLogger("mmgenre")
@@ -160,9 +160,9 @@ class RayExecutor:
     def _shard_folder(self) -> Iterator[Path]:
         """The shard folder given (kept: it is the checkpoint), else a temporary one (local clusters only)."""
         if self.shards is not None:
-            from mmgenre.output_folders import claim_output_folder
+            from mmgenre.files.writer import OutputFolder
 
-            yield claim_output_folder(self.shards, MARKER, option="--shards")
+            yield OutputFolder(self.shards, KIND, option="--shards").claim().path
             return
         if not cluster_is_local():
             raise MmgenreError(
