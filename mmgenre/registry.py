@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +37,9 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
 
 
+COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # in recipes, cache namespaces and paths
+
+
 def kind_label(kind: str) -> str:
     return KINDS[kind].label
 
@@ -60,7 +64,16 @@ class Registry:
         self._by_kind: dict[str, dict[str, Registered]] = {kind: {} for kind in KINDS}
         for hook_name, kind in hookspecs.HOOK_KINDS.items():
             for impl in getattr(plugin_manager.hook, hook_name).get_hookimpls():
-                impl.function(register=partial(self._add, kind, impl.plugin_name))
+                try:
+                    impl.function(register=partial(self._add, kind, impl.plugin_name))
+                except RegistryError:
+                    raise
+                except Exception as error:  # a broken plugin is left out alone; the others still work
+                    warnings.warn(
+                        f"plugin '{impl.plugin_name}' failed in {hook_name} ({type(error).__name__}: {error}): "
+                        "its components are left out",
+                        stacklevel=2,
+                    )
         by_name = {p.name: p for p in plugins}
         for hook_name in hookspecs.HOOK_KINDS:
             for impl in getattr(plugin_manager.hook, hook_name).get_hookimpls():
@@ -76,6 +89,13 @@ class Registry:
             )
         if not component.name:
             raise RegistryError(f"plugin '{plugin}' registered {component.__name__} without a `name`")
+        if not (isinstance(component.name, str) and COMPONENT_NAME.match(component.name)):
+            warnings.warn(
+                f"plugin '{plugin}' registered a {KINDS[kind].label} named {str(component.name)[:80]!r}: names are "
+                "lowercase slugs (letters, digits, '.', '_', '-'; at most 64), so it is left out",
+                stacklevel=2,
+            )
+            return
         table = self._by_kind[kind]
         if component.name in table:
             other = table[component.name].plugin

@@ -468,3 +468,34 @@ def test_the_bounded_reader_refuses_what_is_not_a_small_regular_file(tmp_path):
     for name, fragment in cases.items():
         with pytest.raises(ReadError, match=fragment):
             read_json(tmp_path / name, limit=1000)
+
+
+# Plugins with odd names, or that fail while registering, are left out alone ---------------------------------
+
+
+def test_a_plugin_with_an_odd_name_or_a_failing_hook_is_left_out_alone():
+    import types
+
+    from mmgenre.components import KINDS
+    from mmgenre.hookspecs import hookimpl
+    from mmgenre.registry import Registry, load_plugins
+
+    manager, plugins = load_plugins()
+    bce = Registry(manager, plugins).get("loss", "bce")
+    odd = [type(f"Odd{i}", (bce,), {"name": name}) for i, name in enumerate(["../evil", "a b", "x" * 65, "Ünï"])]
+    hook = KINDS["loss"].hook
+
+    def register_odd(register):
+        for component in odd:
+            register(component)
+
+    def fail(register):
+        raise RuntimeError("this plugin is broken")
+
+    manager.register(types.SimpleNamespace(**{hook: hookimpl(register_odd)}), name="odd-names")
+    manager.register(types.SimpleNamespace(**{hook: hookimpl(fail)}), name="broken")
+    with pytest.warns(UserWarning) as warned:
+        registry = Registry(manager, plugins)
+    assert registry.names("loss") == sorted(["asl", "bce", "focal"])
+    said = " ".join(str(w.message) for w in warned)
+    assert "'../evil'" in said and "this plugin is broken" in said
