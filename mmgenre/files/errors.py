@@ -28,6 +28,10 @@ class WriteError(MmgenreError):
     """A target that cannot (or may not) be written."""
 
 
+class TargetExists(WriteError):
+    """A new file was asked for and one is there already."""
+
+
 def describe(error: OSError) -> str:
     return REASONS.get(error.errno or 0, error.strerror or str(error))
 
@@ -39,6 +43,7 @@ def writing(path: Path, option: str = "") -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise WriteError(f"cannot write {what}: {describe(error)}") from None
+        kind = TargetExists if error.errno == errno.EEXIST else WriteError
+        raise kind(f"cannot write {what}: {describe(error)}") from None
     except ValueError as error:  # "embedded null byte"
         raise WriteError(f"cannot write {what}: {error}") from None

@@ -21,11 +21,13 @@ from contextlib import contextmanager
 from fnmatch import fnmatch
 from pathlib import Path
 
-from mmgenre.files.errors import WriteError, writing
+from mmgenre.files.errors import TargetExists, WriteError, writing
 from mmgenre.files.reader import ReadError, is_regular_file, read_json
 
 MARKER_FORMAT = 1
 NAME_MAX = 255  # bytes in one file name on Linux and macOS file systems
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 
 
 @contextmanager
@@ -34,6 +36,7 @@ def atomic_path(path: Path, *, replace: bool = True, option: str = "") -> Iterat
     `path` when the block ends without error, and is removed otherwise."""
     with writing(path, option):
         handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(handle, 0o666 & ~UMASK)  # as open() would make it (mkstemp's are private to the user)
         os.close(handle)
     temporary = Path(name)
     try:
@@ -77,9 +80,8 @@ def new_file(folder: Path, stem: str, suffixes: Iterable[str], data: dict[str, s
         try:
             atomic_write(folder / f"{candidate}{suffixes[0]}", (data or {}).get(suffixes[0], b""), replace=False)
             return candidate
-        except WriteError as error:
-            if "already exists" not in str(error):
-                raise
+        except TargetExists:
+            continue
     raise WriteError(f"no free name like {folder / stem} in {folder}")
 
 
