@@ -404,7 +404,7 @@ def format_shape_error(error: ValidationError, source: str, origins: dict[str, s
         elif item["type"] == "missing":
             lines.append(f"missing key '{key}' ({where})")
         elif item["type"] == "string_pattern_mismatch":
-            lines.append(f"bad value at {key} ({where}): {PATTERN_HINTS.get(loc[-1], item['msg'])}")
+            lines.append(f"bad value at {key} ({where}): {PATTERN_HINTS.get(str(loc[-1]), item['msg'])}")
         else:
             lines.append(f"bad value at {key} ({where}): {item['msg']}")
     return "\n".join(lines)

@@ -24,8 +24,8 @@ def read_arrays(store: FeatureStore, space: Namespace | None, keys: list[str]) -
     for key, entry in store.get_many(space.name, keys).items():
         try:
             arrays[key] = unpack(*entry)
-        except DamagedEntry as problem:
-            damaged[key] = str(problem)
+        except DamagedEntry as error:
+            damaged[key] = str(error)
     if damaged:
         key, problem = next(iter(damaged.items()))
         log.warning(
