@@ -175,9 +175,10 @@ class ResolvedRecipe:
 
 
 def recipe_dirs() -> list[Path]:
-    """Where recipe names are looked up: $MMGENRE_RECIPES, ./recipes, then the project's recipes/."""
+    """Where recipe names are looked up: $MMGENRE_RECIPES, ./recipes, then the built-in ones, which ship inside
+    the package (`mmgenre/recipes`, in a checkout a link to the project's recipes/)."""
     dirs = [Path(p) for p in os.environ.get("MMGENRE_RECIPES", "").split(os.pathsep) if p]
-    dirs += [Path("recipes"), Path(__file__).resolve().parent.parent / "recipes"]
+    dirs += [Path("recipes"), (Path(__file__).parent / "recipes").resolve()]
     return dirs
 
 
