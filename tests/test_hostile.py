@@ -393,6 +393,8 @@ def test_usage_errors_exit_2_and_nothing_produced_exits_1(cli, tiny_run, session
     not_a_poster = tmp_path / "p.jpg"
     not_a_poster.write_bytes(b"not an image")
     assert_error(cli("predict", tiny_run[0], not_a_poster, "--cache-dir", session_cache), "none of the 1 posters")
+    assert_error(cli("cache", "export", tmp_path / "ex", "--cache-dir", tmp_path / "empty"), "nothing to export")
+    assert not (tmp_path / "ex").exists()
 
 
 # Every reader, given generated files -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from mmgenre.errors import MmgenreError
 from mmgenre.features.codec import array_problem, text_problem
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.store import Entry, FeatureStore
@@ -189,6 +190,8 @@ def export_cache(cache, folder: Path) -> ExportReport:
     """Add every entry of a FeatureCache that `folder` does not hold yet as new shards (the folder is new,
     empty, or an earlier export: nothing in it is ever replaced or deleted, shards copied in from elsewhere
     included); `ingest` (or `mmgenre cache import`) puts them into another cache."""
+    if not any(space.entries for space in cache.info()):
+        raise MmgenreError(f"the feature cache {cache.path} is empty: there is nothing to export")
     OutputFolder(folder, KIND, option="DIR").claim()
     present = keys_in(folder)
     spaces = cache.namespaces()
