@@ -22,10 +22,16 @@ class FakeGemini:
     def __init__(self) -> None:
         self.script: list[tuple] = []
         self.requests: list[dict] = []
+        self.connections = 0  # TCP connections accepted, requests or not
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                with server._lock:
+                    server.connections += 1
+                super().setup()
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with server._lock:

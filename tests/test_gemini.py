@@ -25,13 +25,14 @@ KEY = "test-key-0123456789-secret"
 def server(monkeypatch):
     fake = FakeGemini()
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_BASE_URL", fake.url)  # the endpoint comes from the environment only
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     yield fake
     fake.close()
 
 
 def engine(server: FakeGemini, **params):
-    params = {"base_url": server.url, "backoff": 0.01, "max_retries": 2, "timeout": 2.0, **params}
+    params = {"backoff": 0.01, "max_retries": 2, "timeout": 2.0, **params}
     return REGISTRY.create("ocr", "gemini", params)
 
 

@@ -26,6 +26,7 @@ from mmgenre.features.cache import FeatureCache  # noqa: E402
 from mmgenre.features.codec import unpack  # noqa: E402
 from mmgenre.features.pipeline import extract_features, image_options, recipe_settings  # noqa: E402
 from mmgenre.features.plan import plan_features  # noqa: E402
+from mmgenre.features.ray_connect import probe_cluster  # noqa: E402
 from mmgenre.features.ray_executor import RayExecutor, RayOptions  # noqa: E402
 from mmgenre.features.shards import finished_shards  # noqa: E402
 from mmgenre.recipe import load_recipe  # noqa: E402
@@ -105,6 +106,11 @@ def mmgenre_log_lines():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def test_a_real_ray_head_passes_the_connect_probe(ray_session):
+    """The bounded pre-check before ray.init (tests/test_network.py: what it refuses) lets a real GCS through."""
+    probe_cluster(ray_session, 5.0)  # raises MmgenreError when it gets no gRPC greeting
 
 
 def test_ray_gives_the_local_executors_entries(ray_local, reference, tmp_path, monkeypatch):

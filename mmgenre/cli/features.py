@@ -30,7 +30,8 @@ from mmgenre.cli.options import cache_option, data_option, json_option, limit_op
 @click.option(
     "--ray-address",
     metavar="ADDR",
-    help="Ray cluster to join [default: RAY_ADDRESS, else a local Ray started for this run].",
+    help="Ray cluster to join, HOST:PORT or ray://HOST:PORT; one that does not answer within "
+    "MMGENRE_CONNECT_TIMEOUT seconds (10) is an error [default: RAY_ADDRESS, else a local Ray started for this run].",
 )
 @click.option(
     "--shards",

@@ -22,6 +22,7 @@ from mmgenre.data.skips import SkipLog
 from mmgenre.errors import ComponentUnavailableError, MmgenreError
 from mmgenre.features.plan import FeaturePlan, Settings
 from mmgenre.features.progress import Progress
+from mmgenre.features.ray_connect import JOIN_TIMEOUT, connect_timeout, join_cluster, probe_cluster
 from mmgenre.features.ray_stages import Report
 from mmgenre.features.shards import KIND, finished_shards, ingest, ingest_shard, write_namespaces
 from mmgenre.features.store import FeatureStore
@@ -81,8 +82,9 @@ class RayExecutor:
         shards: str | Path | None = None,
         options: RayOptions | None = None,
         init_args: dict | None = None,
+        join_timeout: float = JOIN_TIMEOUT,
     ) -> None:
-        self.settings, self.address = settings, address
+        self.settings, self.address, self.join_timeout = settings, address, join_timeout
         self.shards = Path(shards).resolve() if shards else None
         self.options = options or RayOptions()
         self.init_args = init_args or {}
@@ -98,17 +100,23 @@ class RayExecutor:
         return executor
 
     def connect(self) -> None:
-        """Join the cluster (or start a local one) unless this process is connected already."""
+        """Join the cluster (or start a local one) unless this process is connected already; a cluster that
+        does not answer within MMGENRE_CONNECT_TIMEOUT, or ray.init that does not finish joining within
+        `join_timeout`, is an error naming the address."""
         import ray
 
         if ray.is_initialized():
             return
         address = self.address or os.environ.get("RAY_ADDRESS") or "local"
-        extra = {"include_dashboard": False, **self.init_args} if address == "local" else {}
-        try:
-            ray.init(address=address, **extra)
-        except (ConnectionError, ValueError) as error:
-            raise MmgenreError(f"cannot reach the Ray cluster at {address}: {error}") from None
+        if address == "local":
+            try:
+                ray.init(address=address, **{"include_dashboard": False, **self.init_args})
+            except (ConnectionError, ValueError) as error:
+                raise MmgenreError(f"cannot start a local Ray: {error}") from None
+        else:
+            if address != "auto":
+                probe_cluster(address, connect_timeout())
+            join_cluster(address, self.join_timeout)
         self._started = True
 
     def resources(self) -> tuple[float, float]:
