@@ -35,6 +35,13 @@ import click
 @click.option(
     "--ocr-workers", type=click.IntRange(min=1), help="OCR worker processes for a batch [default: all cores]."
 )
+@click.option(
+    "--read-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a request body may take to arrive; a slower client gets 408 and its connection closed.",
+)
 def serve_command(
     run: str,
     host: str,
@@ -46,6 +53,7 @@ def serve_command(
     batch_window_ms: float,
     max_batch: int,
     ocr_workers: int | None,
+    read_timeout: float,
 ) -> None:
     """Serve a trained RUN over HTTP: POST /v1/predict, GET /v1/model, /healthz, /docs, and a web page at /."""
     from mmgenre.serve import require_serve_extra
@@ -58,7 +66,8 @@ def serve_command(
     from mmgenre.serve.limits import MB, ServeLimits
     from mmgenre.serve.warmup import warm_up
 
-    limits = ServeLimits(round(max_upload_mb * MB), max_files, batch_window_ms, max_batch)
+    limits = ServeLimits(round(max_upload_mb * MB), max_files, batch_window_ms, max_batch, read_timeout)
+    check_port(host, port)  # before the model loads: a port in use is said at once
     cache = FeatureCache(cache_dir, read_only=True) if cache_dir else None
     with Predictor.load(run, device=device, ocr_workers=ocr_workers or default_workers()) as predictor:
         seconds = warm_up(predictor)
@@ -69,6 +78,28 @@ def serve_command(
         run_until_stopped(app, host, port)
     if cache is not None:
         cache.close()
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise unless `host:port` can be listened on (as uvicorn will: SO_REUSEADDR)."""
+    import errno
+    import socket
+
+    from mmgenre.errors import MmgenreError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise MmgenreError(f"--host {host} is not an address of this machine: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise MmgenreError(f"port {port} on {host} is already in use: choose another --port") from None
+            raise MmgenreError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 class Stopped(Exception):

@@ -28,7 +28,7 @@ from mmgenre.serve.schemas import UPLOAD_BODY, PredictAnswer, Refusal
 from mmgenre.serve.uploads import Upload, UploadRefused, read_uploads
 
 STATIC = Path(__file__).parent / "static"
-REFUSALS = {status: {"model": Refusal} for status in (400, 413, 415, 422)}
+REFUSALS = {status: {"model": Refusal} for status in (400, 408, 413, 415, 422)}
 
 
 class Json(JSONResponse):
@@ -94,7 +94,8 @@ async def answer_uploads(request: Request, batcher: Batcher, limits: ServeLimits
                 400, "no_files", "no poster in the request: send one or more files in the field 'files'"
             )
     except UploadRefused as refused:
-        return Json(refused.to_json(), status_code=refused.status)
+        closing = {"Connection": "close"} if refused.status == 408 else None  # the rest of its body never comes
+        return Json(refused.to_json(), status_code=refused.status, headers=closing)
     posters = [Poster(u.index, u.name, bytes(u.data)) for u in uploads if u.error is None]
     uploaded = time.perf_counter()
     answer = Answer([], [], {}, {"requests": 0, "posters": 0})

@@ -13,9 +13,16 @@ class ServeLimits:
     max_files: int = 32  # posters per request
     batch_window_ms: float = 0.0  # how long the worker waits for more requests to batch; 0: no batching
     max_batch: int = 64  # posters per predictor call at most
+    read_timeout_s: float = 60.0  # a request body not received whole within this is refused (408)
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1 or self.max_files < 1 or self.max_batch < 1 or self.batch_window_ms < 0:
+        if (
+            self.max_upload_bytes < 1
+            or self.max_files < 1
+            or self.max_batch < 1
+            or self.batch_window_ms < 0
+            or not self.read_timeout_s > 0
+        ):
             raise ValueError(f"invalid server limits: {self}")
 
     @property

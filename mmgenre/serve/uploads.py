@@ -7,7 +7,9 @@ the limits, and nothing is spooled to disk.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
@@ -129,7 +131,7 @@ async def read_uploads(request: Request, limits: ServeLimits) -> list[Upload]:
     parser = MultipartParser(params[b"boundary"], collector.callbacks())  # type: ignore[arg-type]
     received = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in within(request.stream(), limits.read_timeout_s):
             received += len(chunk)
             if received > limits.max_request_bytes:
                 raise too_large(limits)
@@ -140,6 +142,23 @@ async def read_uploads(request: Request, limits: ServeLimits) -> list[Upload]:
     except ClientDisconnect:
         raise UploadRefused(400, "client_disconnected", "the client went away during the upload") from None
     return collector.uploads
+
+
+async def within(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The chunks of a body that must arrive whole within `seconds`: a client that sends too slowly (or stops)
+    gets a 408 and its connection closed, and holds no worker meanwhile (it only waits on its own socket)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    iterator = chunks.__aiter__()
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            yield await asyncio.wait_for(iterator.__anext__(), max(left, 0.001))
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            raise UploadRefused(
+                408, "request_timeout", f"the request body did not arrive within {seconds:g} s (--read-timeout)"
+            ) from None
 
 
 def too_large(limits: ServeLimits) -> UploadRefused:
