@@ -190,9 +190,11 @@ def export_cache(cache, folder: Path) -> ExportReport:
     """Add every entry of a FeatureCache that `folder` does not hold yet as new shards (the folder is new,
     empty, or an earlier export: nothing in it is ever replaced or deleted, shards copied in from elsewhere
     included); `ingest` (or `mmgenre cache import`) puts them into another cache."""
+    output = OutputFolder(folder, KIND, option="DIR")
+    output.check()
     if not any(space.entries for space in cache.info()):
         raise MmgenreError(f"the feature cache {cache.path} is empty: there is nothing to export")
-    OutputFolder(folder, KIND, option="DIR").claim()
+    output.claim()
     present = keys_in(folder)
     spaces = cache.namespaces()
     write_namespaces(folder, spaces)
