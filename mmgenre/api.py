@@ -1,0 +1,85 @@
+"""mmgenre's public API for plugins: everything a component package may import from mmgenre, in one place.
+
+    from mmgenre.api import OcrEngine, OcrResult, Params, Word, hookimpl
+
+Plugins (the built-in ones included) import only this module and `mmgenre.testing`; the rest of mmgenre is
+internal and may change in any release. What is here follows the policy in docs/api.md: a name is removed or
+changed incompatibly only after a release in which it warns. The import contracts in pyproject.toml
+(`lint-imports`) keep plugins to this module. Importing it is light: no torch, no model libraries.
+"""
+
+from __future__ import annotations
+
+from mmgenre import DEFAULT_GENRES
+from mmgenre.components import (
+    Component,
+    DatasetSource,
+    Encoded,
+    EncoderInfo,
+    FeatureDims,
+    FusionContext,
+    FusionHead,
+    ImageEncoder,
+    Loss,
+    OcrEngine,
+    OcrResult,
+    Params,
+    TextEncoder,
+    Word,
+)
+from mmgenre.data.dataset import Poster, PosterDataset, load_dataset, read_labels_csv
+from mmgenre.data.images import BadImage, decode_image, file_problem, load_image, to_rgb, upscale
+from mmgenre.data.skips import Skip, SkipLog
+from mmgenre.errors import (
+    ComponentUnavailableError,
+    DatasetError,
+    MmgenreError,
+    RecipeError,
+)
+from mmgenre.hookspecs import hookimpl
+
+API_VERSION = "1.0"
+"""The version of this API (docs/api.md): the minor part grows when names are added, the major part when a
+name is removed or changes incompatibly (after warning for a release)."""
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_GENRES",
+    # registering components
+    "hookimpl",
+    # component base classes, one per kind, and their parameters
+    "Component",
+    "DatasetSource",
+    "FusionHead",
+    "ImageEncoder",
+    "Loss",
+    "OcrEngine",
+    "Params",
+    "TextEncoder",
+    # the values that cross the boundary between mmgenre and a component
+    "Encoded",
+    "EncoderInfo",
+    "FeatureDims",
+    "FusionContext",
+    "OcrResult",
+    "Word",
+    # datasets: posters, labels.csv, skipped inputs
+    "Poster",
+    "PosterDataset",
+    "Skip",
+    "SkipLog",
+    "load_dataset",
+    "read_labels_csv",
+    # images
+    "BadImage",
+    "decode_image",
+    "file_problem",
+    "load_image",
+    "to_rgb",
+    "upscale",
+    # errors a component raises for the user to read (one `Error:` line)
+    "ComponentUnavailableError",
+    "DatasetError",
+    "MmgenreError",
+    "RecipeError",
+]
