@@ -3,10 +3,12 @@
 from mmgenre.components.base import Component, Params
 from mmgenre.components.dataset import DatasetSource
 from mmgenre.components.encoders import Encoded, EncoderInfo, ImageEncoder, TextEncoder
+from mmgenre.components.executor import Executor
 from mmgenre.components.fusion import FeatureDims, FusionContext, FusionHead
 from mmgenre.components.kinds import KINDS, Kind, kind_choices
 from mmgenre.components.loss import Loss
 from mmgenre.components.ocr import OcrEngine, OcrResult, Word
+from mmgenre.components.store import Store
 
 __all__ = [
     "KINDS",
@@ -14,6 +16,7 @@ __all__ = [
     "DatasetSource",
     "Encoded",
     "EncoderInfo",
+    "Executor",
     "FeatureDims",
     "FusionContext",
     "FusionHead",
@@ -23,6 +26,7 @@ __all__ = [
     "OcrEngine",
     "OcrResult",
     "Params",
+    "Store",
     "TextEncoder",
     "Word",
     "kind_choices",

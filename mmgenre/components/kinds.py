@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from mmgenre.components.base import Component
 from mmgenre.components.dataset import DatasetSource
 from mmgenre.components.encoders import ImageEncoder, TextEncoder
+from mmgenre.components.executor import Executor
 from mmgenre.components.fusion import FusionHead
 from mmgenre.components.loss import Loss
 from mmgenre.components.ocr import OcrEngine
+from mmgenre.components.store import Store
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Kind:
     label: str  # "image encoder"
     plural: str  # "image encoders"
     required: bool = False  # every recipe must name one
+    in_recipe: bool = True  # a recipe section names one (executors and stores are chosen per command instead)
 
     def __post_init__(self) -> None:
         self.base.kind, self.base.kind_label = self.key, self.label  # components report their kind
@@ -47,6 +50,8 @@ KINDS: dict[str, Kind] = {
         Kind("text_encoder", TextEncoder, "text encoder", "text encoders"),
         Kind("fusion", FusionHead, "fusion head", "fusion heads", required=True),
         Kind("loss", Loss, "loss", "losses", required=True),
+        Kind("executor", Executor, "executor", "executors", in_recipe=False),
+        Kind("store", Store, "feature store", "feature stores", in_recipe=False),
     )
 }
 

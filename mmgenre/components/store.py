@@ -1,0 +1,61 @@
+"""The feature store interface: where computed features live (the SQLite cache, Parquet shards on any
+fsspec URL, ...), chosen per command with `--store URL` and opened by `mmgenre.features.store_url.open_store`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from mmgenre.components.base import Component
+
+if TYPE_CHECKING:
+    from mmgenre.features.namespaces import Namespace
+
+Entry = tuple[str, dict, bytes]  # key, meta, data
+
+
+class Store(Component):
+    """Key -> (meta, bytes) entries grouped by namespace; a batch of `put_many` lands whole or not at all."""
+
+    # URL schemes this store opens, e.g. ("s3", "parquet+file"); "" is a plain path
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def url_params(cls, url: str) -> dict:
+        """The params that open `url` (its query string adds params: `s3://b/p?endpoint_url=...`)."""
+        from mmgenre.features.store_url import split_url
+
+        location, query = split_url(url)
+        return {"url": location, **query}
+
+    @property
+    def location(self) -> str:
+        """Where the entries are, for messages and summaries."""
+        return str(getattr(self.params, "url", "") or self.name)
+
+    @abstractmethod
+    def register(self, namespace: Namespace) -> str:
+        """Record a namespace (what component made its entries); returns its name."""
+
+    @abstractmethod
+    def missing(self, namespace: str, keys: Iterable[str]) -> list[str]:
+        """The keys the store lacks, in order, each once."""
+
+    @abstractmethod
+    def get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, tuple[dict, bytes]]:
+        """The entries the store has among `keys`."""
+
+    @abstractmethod
+    def put_many(self, namespace: str, items: Iterable[Entry]) -> None:
+        """Write entries: all of them land, or none."""
+
+    def close(self) -> None:  # noqa: B027 (stores without resources need no close)
+        """Finish writing and free connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
