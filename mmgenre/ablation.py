@@ -18,7 +18,7 @@ from mmgenre.data.dataset import PosterDataset
 from mmgenre.errors import RecipeError, RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap, per_genre_bootstrap
-from mmgenre.features.cache import FeatureCache
+from mmgenre.features.store import FeatureStore
 from mmgenre.files.writer import OutputFolder
 from mmgenre.recipe import load_recipe, parse_override, resolve_recipe
 from mmgenre.training.run_folder import RunFolder
@@ -85,7 +85,7 @@ def parse_variations(vary: list[str], variants: list[str] | None = None) -> list
 def run_ablation(
     recipe_ref: str | None,
     dataset: PosterDataset,
-    cache: FeatureCache,
+    cache: FeatureStore,
     vary: list[str],
     seeds: list[int],
     overrides: list[str],
@@ -116,7 +116,7 @@ def run_ablation(
     return folder, comparison
 
 
-def trained_run(recipe, dataset: PosterDataset, cache: FeatureCache, path: Path, limit: int | None) -> RunFolder:
+def trained_run(recipe, dataset: PosterDataset, cache: FeatureStore, path: Path, limit: int | None) -> RunFolder:
     """Train, or reuse a complete run of the identical recipe in `path` (an interrupted ablation resumes)."""
     run = RunFolder(path)
     if reusable(run, recipe, dataset, limit):

@@ -22,6 +22,8 @@ PACKAGES = {  # KIND as typed on the command line -> component name
     "text-encoder": "kit-text",
     "fusion": "kit-head",
     "losses": "kit-loss",
+    "executor": "kit-executor",
+    "store": "kit-store",
 }
 
 
@@ -135,8 +137,10 @@ def test_a_recipe_trains_with_every_generated_component(packages, tmp_path):
             TEST_RECIPES / "tiny.yaml",
             "--data",
             f"kit-dataset:{listing}",
-            "--cache-dir",
-            tmp_path / "cache",
+            "--store",
+            f"kit-store:{tmp_path / 'store'}",
+            "--executor",
+            "kit-executor",
         ]
         + ["--out", tmp_path / "run", "--json", *(arg for s in sets for arg in ("--set", s))],
         capture_output=True,
@@ -147,6 +151,6 @@ def test_a_recipe_trains_with_every_generated_component(packages, tmp_path):
     assert metrics["val"]["posters"] > 0 and 0 <= metrics["val"]["macro_f1"] <= 1
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert {value["package"] for value in run["components"].values()} == {
-        f"mmgenre-{name}" for name in PACKAGES.values() if name != "kit-dataset"
-    }
+        f"mmgenre-{name}" for name in PACKAGES.values() if name not in ("kit-dataset", "kit-executor", "kit-store")
+    }  # executors and stores are chosen per command: they leave the features, and so the run, unchanged
     assert run["data"] == {"name": "kit-dataset", "params": {"path": str(listing)}}

@@ -19,11 +19,11 @@ from mmgenre.components import OcrEngine, OcrResult
 from mmgenre.data.dataset import Poster, PosterDataset
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import ComponentUnavailableError, RecipeError
-from mmgenre.features.cache import FeatureCache
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.ocr_stage import OcrPool, default_workers
 from mmgenre.features.progress import Progress
 from mmgenre.features.sources import ImageOptions, Source, hash_sources
+from mmgenre.features.store import FeatureStore
 from mmgenre.registry import Registry
 
 log = logging.getLogger("mmgenre")
@@ -53,7 +53,7 @@ def sweep_specs(sweep: str) -> list[str]:
 def bench_ocr(
     engines: list[str],
     dataset: PosterDataset,
-    cache: FeatureCache,
+    cache: FeatureStore,
     registry: Registry,
     *,
     limit: int | None = None,
@@ -86,7 +86,7 @@ def bench_ocr(
 
 
 def read_all(
-    engine: OcrEngine, sources: list[Source], cache: FeatureCache, options, skips, workers: int, progress
+    engine: OcrEngine, sources: list[Source], cache: FeatureStore, options, skips, workers: int, progress
 ) -> tuple[dict[str, OcrResult], list[float], float]:
     """Read every poster (worker start-up included in the time); results are cached for downstream use."""
     texts: dict[str, OcrResult] = {}
@@ -149,7 +149,7 @@ def summarise(
 
 
 def downstream_scores(
-    recipe_ref: str, report: dict, dataset: PosterDataset, cache: FeatureCache, registry, limit: int | None = None
+    recipe_ref: str, report: dict, dataset: PosterDataset, cache: FeatureStore, registry, limit: int | None = None
 ) -> dict:
     """Test macro-F1 of the recipe's text-only model trained on each engine's text."""
     from mmgenre.recipe import load_recipe

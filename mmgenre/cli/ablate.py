@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, set_option
+from mmgenre.cli.options import (
+    compute_features,
+    data_option,
+    executor_options,
+    json_option,
+    limit_option,
+    open_data,
+    open_executor,
+    print_json,
+    set_option,
+    store_option,
+)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -32,7 +43,8 @@ def parse_seeds(text: str) -> list[int]:
 )
 @click.option("--seeds", default="0", show_default=True, help="Training seeds, e.g. 0,1,2 (mean and std are shown).")
 @set_option
-@cache_option
+@store_option
+@executor_options
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the runs and the comparison.")
 @limit_option
 @json_option
@@ -44,20 +56,24 @@ def ablate_command(
     seeds: str,
     overrides: tuple[str, ...],
     cache_dir: str | None,
+    executor: str,
+    executor_opts: tuple[str, ...],
     out: str | None,
     limit: int | None,
     as_json: bool,
 ) -> None:
     """Train every combination of --vary values on --data (features are computed once) and compare them."""
     from mmgenre.ablation import run_ablation
-    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.store_url import open_store
     from mmgenre.recipe import load_recipe
     from mmgenre.registry import Registry
 
     registry = Registry.from_entry_points()
+    runner = open_executor(executor, executor_opts, registry)
     base = load_recipe(recipe, list(overrides), registry)
     dataset = open_data(data_dir, base, registry)
-    with FeatureCache(cache_dir) as cache:
+    with open_store(cache_dir, registry) as cache, runner:
+        compute_features(runner, base, [p.path for p in dataset.posters[:limit]], cache)  # the base recipe's
         folder, comparison = run_ablation(
             recipe, dataset, cache, list(vary), parse_seeds(seeds), list(overrides), out, limit, list(variant_sets)
         )

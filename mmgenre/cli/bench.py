@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, print_table
+from mmgenre.cli.options import data_option, json_option, limit_option, open_data, print_json, print_table, store_option
 
 
 @click.group("bench")
@@ -31,7 +31,7 @@ def bench_group() -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
 @click.option("--downstream", metavar="RECIPE", help="Also train RECIPE's text-only model on each engine's text.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True)
-@cache_option
+@store_option
 @json_option
 def bench_ocr_command(
     engines: str,
@@ -46,7 +46,7 @@ def bench_ocr_command(
 ) -> None:
     """Speed, title-word recall, title CER and empty reads of OCR engines on the same posters."""
     from mmgenre.bench.ocr_bench import bench_ocr, downstream_scores, sweep_specs, write_report
-    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.store_url import open_store
     from mmgenre.recipe import load_recipe
     from mmgenre.registry import Registry
 
@@ -56,7 +56,7 @@ def bench_ocr_command(
     registry = Registry.from_entry_points()
     recipe = load_recipe(downstream or "paper-offline", [], registry)
     dataset = open_data(data_dir, recipe, registry)
-    with FeatureCache(cache_dir) as cache:
+    with open_store(cache_dir, registry) as cache:
         report = bench_ocr(list(dict.fromkeys(specs)), dataset, cache, registry, limit=limit, workers=workers)
         if downstream:
             report["downstream"] = downstream_scores(downstream, report, dataset, cache, registry, limit)

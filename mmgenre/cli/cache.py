@@ -49,7 +49,11 @@ def info(cache_dir: str | None, as_json: bool) -> None:
 
 @cache_group.command("clear")
 @cache_option
-@click.option("--kind", type=click.Choice(sorted(KINDS)), help="Only this kind of component.")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(key for key, kind in KINDS.items() if kind.in_recipe)),
+    help="Only this kind of component.",
+)
 @click.option("--name", help="Only components with this name.")
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 def clear(cache_dir: str | None, kind: str | None, name: str | None, yes: bool) -> None:

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mmgenre.cli.options import cache_option, data_option, json_option, limit_option, open_data, print_json, set_option
+from mmgenre.cli.options import (
+    data_option,
+    executor_options,
+    json_option,
+    limit_option,
+    open_data,
+    open_executor,
+    print_json,
+    set_option,
+    store_option,
+)
 
 
 @click.command("features")
 @click.argument("recipe", required=False)
 @data_option
 @set_option
-@cache_option
+@store_option
 @limit_option
 @click.option("--resize-to", type=click.IntRange(min=16), help="Downscale posters to this width first.")
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where features are computed: this machine's cores and GPU, or a Ray cluster.",
-)
+@executor_options
 @click.option(
     "--ray-address",
     metavar="ADDR",
@@ -53,6 +56,7 @@ def features(
     limit: int | None,
     resize_to: int | None,
     executor: str,
+    executor_opts: tuple[str, ...],
     ray_address: str | None,
     shards: str | None,
     ray_ocr_actors: int | None,
@@ -62,32 +66,33 @@ def features(
 ) -> None:
     """Compute (or reuse) the OCR text and embeddings RECIPE needs for every poster in --data."""
     from mmgenre.errors import MmgenreError
-    from mmgenre.features.cache import FeatureCache
     from mmgenre.features.pipeline import extract_features
+    from mmgenre.features.store_url import open_store
     from mmgenre.recipe import load_recipe
     from mmgenre.registry import Registry
 
     ray_options = {"ocr_actors": ray_ocr_actors, "ocr_batch": ray_ocr_batch, "image_actors": ray_image_actors}
-    check_executor_options(executor, ray_address, shards, ray_options)
+    opts = ray_executor_opts(executor, ray_address, shards, ray_options) + list(executor_opts)
     if shards:
         from mmgenre.features.shards import KIND
         from mmgenre.files.writer import OutputFolder
 
         OutputFolder(shards, KIND, option="--shards").check()  # never read or write a folder not ours
     registry = Registry.from_entry_points()
+    runner = open_executor(executor, opts, registry)  # before any work: an unknown name or param is said at once
     resolved = load_recipe(recipe, list(overrides), registry)
     dataset = open_data(data_dir, resolved, registry)
     posters = dataset.posters[:limit] if limit else dataset.posters
     rows = dataset.rows - (len(dataset.posters) - len(posters))  # the rows this run looked at
     started = time.perf_counter()
-    with FeatureCache(cache_dir) as cache, ExitStack() as stack:
-        runner, settings = open_executor(executor, resolved, ray_address, shards, ray_options, stack)
+    with open_store(cache_dir, registry) as store, runner:
+        settings = runner.settings(resolved.spec.features)
         if shards:
-            resume_from_shards(Path(shards), cache)
+            resume_from_shards(Path(shards), store)
         featureset = extract_features(
             resolved,
             [p.path for p in posters],
-            cache,
+            store,
             resize_to=resize_to,
             skips=dataset.skips,
             executor=runner,
@@ -103,7 +108,8 @@ def features(
             "features": {name: list(array.shape) for name, array in featureset.arrays.items()},
             "computed": featureset.computed,
             "skipped": dataset.skips.counts(),
-            "cache": str(cache.path),
+            "store": store.location,
+            "cache": store.location,
             "shards": str(Path(shards).resolve()) if shards else None,
         }
     if as_json:
@@ -111,7 +117,7 @@ def features(
     else:
         click.echo(
             f"{summary['with_features']:,} of {len(posters):,} posters have features "
-            f"({seconds:.1f} s, {summary['posters_per_second']} posters/s); cache: {summary['cache']}"
+            f"({seconds:.1f} s, {summary['posters_per_second']} posters/s); store: {summary['store']}"
         )
         for name, shape in summary["features"].items():
             click.echo(f"  {name}: {tuple(shape)}")
@@ -125,25 +131,14 @@ def features(
         raise MmgenreError(f"no poster of {dataset.location} got features ({dataset.skips.summary(rows, 'rows')})")
 
 
-def check_executor_options(executor: str, address: str | None, shards: str | None, ray_options: dict) -> None:
-    """Ray's options without `--executor ray` are usage errors (exit 2)."""
-    given = [name for name, value in (("--ray-address", address), ("--shards", shards)) if value]
-    given += [f"--ray-{name.replace('_', '-')}" for name, value in ray_options.items() if value]
+def ray_executor_opts(executor: str, address: str | None, shards: str | None, ray_options: dict) -> list[str]:
+    """Ray's own options as --executor-opt pairs; without `--executor ray` they are usage errors (exit 2)."""
+    given = {"--ray-address": ("address", address), "--shards": ("shards", shards)}
+    given.update({f"--ray-{name.replace('_', '-')}": (name, value) for name, value in ray_options.items()})
+    given = {option: pair for option, pair in given.items() if pair[1]}
     if executor != "ray" and given:
         raise click.UsageError(f"{', '.join(given)} only apply with --executor ray")
-
-
-def open_executor(executor: str, recipe, address: str | None, shards: str | None, ray_options: dict, stack: ExitStack):
-    """(executor, settings) for the run: None and the recipe's settings for the local executor; a Ray executor
-    (closed with `stack`) and settings for the cluster's devices for Ray."""
-    if executor == "local":
-        return None, None
-    from mmgenre.features.ray_executor import RayExecutor, RayOptions
-
-    options = RayOptions(**{name: value for name, value in ray_options.items() if value is not None})
-    runner = RayExecutor.for_features(recipe.spec.features, address, shards=shards, options=options)
-    stack.enter_context(runner)
-    return runner, runner.settings
+    return [f"{name}={value}" for name, value in given.values()]
 
 
 def resume_from_shards(folder: Path, cache) -> None:

@@ -29,6 +29,81 @@ cache_option = click.option(
     help="Feature cache folder [env MMGENRE_CACHE; default ~/.cache/mmgenre].",
 )
 
+STORE_HELP = (
+    "Feature store: a folder or sqlite:PATH (the SQLite cache), parquet+file:///PATH or s3://BUCKET/PREFIX "
+    "(Parquet shards; add ?endpoint_url=http://HOST:PORT for an S3-compatible service). --cache-dir DIR is the same."
+)
+store_option = click.option(
+    "--store",
+    "--cache-dir",
+    "cache_dir",
+    envvar="MMGENRE_STORE",
+    metavar="URL",
+    help=STORE_HELP + " [env MMGENRE_STORE; default: the SQLite cache in MMGENRE_CACHE or ~/.cache/mmgenre].",
+)
+read_store_option = click.option(
+    "--store",
+    "--cache-dir",
+    "cache_dir",
+    metavar="URL",
+    help=STORE_HELP + " Opened read-only; new features are kept in memory [default: no store].",
+)
+executor_option = click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="NAME",
+    help="Where features are computed: a registered executor (`mmgenre list executors`): local, ray, dask, ...",
+)
+executor_opt_option = click.option(
+    "--executor-opt",
+    "executor_opts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A param of the executor (repeatable), e.g. --executor dask --executor-opt address=tcp://HOST:8786.",
+)
+
+
+def executor_options(command):
+    """`--executor NAME` and `--executor-opt KEY=VALUE`, in that order."""
+    return executor_option(executor_opt_option(command))
+
+
+def open_executor(name: str, opts: tuple[str, ...] | list[str], registry):
+    """The executor component NAME with params from KEY=VALUE pairs (values read as YAML scalars); an unknown
+    name or param is one error naming what exists."""
+    import yaml
+
+    params = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got '{opt}'", param_hint="--executor-opt")
+        try:
+            params[key.strip()] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            params[key.strip()] = value
+    registry.get("executor", name, "--executor")  # an unknown name says what is close and what exists
+    return registry.create("executor", name, params, key="--executor-opt", source=f"--executor {name}")
+
+
+def cluster_executor(executor):
+    """The executor to hand to a predictor: None for the local one (the predictor makes its own, with its device)."""
+    return None if executor.name == "local" else executor
+
+
+def compute_features(executor, recipe, paths: list, store) -> None:
+    """Fill `store` with the features RECIPE needs for `paths` on EXECUTOR, so that a command's later steps
+    find them there; the local executor computes them as the command goes, so nothing is done for it here."""
+    if executor.name == "local":
+        return
+    from mmgenre.data.skips import SkipLog
+    from mmgenre.features.pipeline import extract_features
+
+    settings = executor.settings(recipe.spec.features)
+    extract_features(recipe, paths, store, skips=SkipLog(), executor=executor, settings=settings)  # skips: logged later
+
+
 limit_option = click.option("--limit", type=click.IntRange(min=1), help="Only the first N posters (quick trials).")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the run files of an existing run folder.")
 

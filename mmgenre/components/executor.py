@@ -21,9 +21,17 @@ if TYPE_CHECKING:
 class Executor(Component):
     """Computes what a feature plan lacks and writes it to a store (see `mmgenre.features.pipeline`)."""
 
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self.run_settings: Settings | None = None  # what `execute` computes with (set by `settings`)
+
     def settings(self, features_spec) -> Settings:
-        """How features are computed for a recipe's `features` section; the default resolves the device on
-        this machine (a cluster executor may look at its workers' devices instead)."""
+        """Resolve (and keep, for `execute`) how features are computed for a recipe's `features` section."""
+        self.run_settings = self.resolve_settings(features_spec)
+        return self.run_settings
+
+    def resolve_settings(self, features_spec) -> Settings:
+        """The default resolves the device on this machine; a cluster executor may look at its workers'."""
         from mmgenre.features.devices import resolve_device
         from mmgenre.features.plan import Settings
 
@@ -37,6 +45,13 @@ class Executor(Component):
 
     def close(self) -> None:  # noqa: B027 (executors without resources need no close)
         """Free workers and connections this executor started."""
+
+    def __getstate__(self) -> dict:
+        """Only the params travel to another process (workers or connections do not); it opens its own there."""
+        return {"params": self.params}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["params"])  # type: ignore[misc]
 
     def __enter__(self) -> Executor:
         return self

@@ -54,6 +54,13 @@ class Store(Component):
     def close(self) -> None:  # noqa: B027 (stores without resources need no close)
         """Finish writing and free connections."""
 
+    def __getstate__(self) -> dict:
+        """Only the params travel to another process (open files or connections do not); it opens its own there."""
+        return {"params": self.params}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["params"])  # type: ignore[misc]
+
     def __enter__(self) -> Store:
         return self
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from mmgenre.errors import RunError
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.significance import paired_bootstrap
-from mmgenre.features.cache import FeatureCache
+from mmgenre.features.store import FeatureStore
 from mmgenre.files.writer import OutputFolder
 from mmgenre.report import figures
 from mmgenre.report.examples import example_grid
@@ -119,7 +119,7 @@ def page(title: str, header: list[str], rows: list[list[str]], compared: list[di
 def build_report(
     run_paths: list[str | Path],
     out: str | Path,
-    cache: FeatureCache | None = None,
+    cache: FeatureStore | None = None,
     examples: bool = True,
     title: str | None = None,
 ) -> dict[str, Path]:

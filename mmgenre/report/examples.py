@@ -11,10 +11,10 @@ from mmgenre.data.images import BadImage, load_image
 from mmgenre.data.skips import SkipLog, log
 from mmgenre.data.sources import open_dataset
 from mmgenre.errors import MmgenreError
-from mmgenre.features.cache import FeatureCache
 from mmgenre.features.namespaces import feature_spaces
 from mmgenre.features.plan import read_texts
 from mmgenre.features.sources import ImageOptions, hash_sources
+from mmgenre.features.store import FeatureStore
 from mmgenre.recipe import resolve_recipe
 from mmgenre.registry import Registry
 from mmgenre.report.figures import _save, plt
@@ -41,7 +41,7 @@ def pick_examples(run: ReportRun) -> list[tuple[int, str]]:
     return chosen
 
 
-def ocr_texts(run: ReportRun, paths: dict[str, Path], cache: FeatureCache | None, registry: Registry) -> dict[str, str]:
+def ocr_texts(run: ReportRun, paths: dict[str, Path], cache: FeatureStore | None, registry: Registry) -> dict[str, str]:
     """The OCR text the run's recipe read on each poster, from the cache (empty when not cached)."""
     recipe = resolve_recipe(run.recipe, str(run.folder.path / "recipe.yaml"), registry=registry)
     ocr = feature_spaces(recipe).ocr
@@ -54,7 +54,7 @@ def ocr_texts(run: ReportRun, paths: dict[str, Path], cache: FeatureCache | None
     return {pid: texts[key] for pid, key in keys.items() if key in texts}
 
 
-def example_grid(run: ReportRun, path: Path, cache: FeatureCache | None) -> Path | None:
+def example_grid(run: ReportRun, path: Path, cache: FeatureStore | None) -> Path | None:
     examples = pick_examples(run)
     if not examples:
         return None

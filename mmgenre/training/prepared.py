@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmgenre.data.dataset import Poster, PosterDataset, genre_matrix
-from mmgenre.features.cache import FeatureCache
 from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.pipeline import extract_features
+from mmgenre.features.store import FeatureStore
 from mmgenre.recipe import ResolvedRecipe
 
 
@@ -35,7 +35,7 @@ class PreparedData:
 def prepare(
     recipe: ResolvedRecipe,
     dataset: PosterDataset,
-    cache: FeatureCache,
+    cache: FeatureStore,
     *,
     ids: Collection[str] | None = None,
     resize_to: int | None = None,

@@ -20,9 +20,9 @@ from mmgenre.errors import DatasetError
 from mmgenre.evaluation.metrics import evaluate_scores
 from mmgenre.evaluation.references import reference_metrics
 from mmgenre.evaluation.thresholds import tune_thresholds
-from mmgenre.features.cache import FeatureCache
 from mmgenre.features.devices import resolve_device
 from mmgenre.features.featureset import FeatureSet
+from mmgenre.features.store import FeatureStore
 from mmgenre.recipe import ResolvedRecipe
 from mmgenre.training.ensemble import Ensemble, build_model
 from mmgenre.training.loop import FitResult, fit, seed_everything
@@ -42,7 +42,7 @@ def default_run_dir(recipe: ResolvedRecipe, root: str | Path = "runs") -> Path:
 def train(
     recipe: ResolvedRecipe,
     dataset: PosterDataset,
-    cache: FeatureCache,
+    cache: FeatureStore,
     out: str | Path | None = None,
     *,
     limit: int | None = None,

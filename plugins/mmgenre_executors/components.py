@@ -1,0 +1,136 @@
+"""The executor components: typed params over the feature pipeline's local, Ray and Dask executors."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mmgenre.api import Executor, Params
+
+
+class LocalParams(Params):
+    ocr_workers: int | None = Field(
+        None, ge=1, description="OCR worker processes [default: the recipe's, else every core]"
+    )
+
+
+class LocalExecutorComponent(Executor):
+    """This machine's cores (OCR worker processes) and its GPU, if any (encoders)."""
+
+    name = "local"
+    Params = LocalParams
+    cache_exempt = frozenset(LocalParams.model_fields)  # where features are computed never changes them
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self._runner = None
+
+    def resolve_settings(self, features_spec):
+        from dataclasses import replace
+
+        settings = super().resolve_settings(features_spec)
+        return replace(settings, ocr_workers=self.params.ocr_workers) if self.params.ocr_workers else settings
+
+    def execute(self, plan, store, skips, progress=None):
+        from mmgenre.features.local_executor import LocalExecutor
+        from mmgenre.features.plan import Settings
+
+        if self._runner is None:
+            self._runner = LocalExecutor(Settings())
+        self._runner.settings = self.run_settings or Settings()
+        return self._runner.execute(plan, store, skips, progress)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+
+class RayParams(Params):
+    address: str | None = Field(
+        None, description="Ray cluster, HOST:PORT or ray://HOST:PORT [default: RAY_ADDRESS, else a local Ray]"
+    )
+    shards: str | None = Field(None, description="shard folder every node can write; a rerun resumes from it")
+    ocr_actors: int | None = Field(None, ge=1, description="OCR actors [default: one per cluster CPU]")
+    ocr_batch: int = Field(8, ge=1, description="posters per OCR call (and shard)")
+    image_actors: int | None = Field(
+        None, ge=1, description="image-encoder actors [default: one per GPU, or per 8 CPUs]"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray started for the run")
+
+
+class RayExecutorComponent(Executor):
+    """A Ray cluster (Ray Data): workers write shards that this process ingests into the store."""
+
+    name = "ray"
+    Params = RayParams
+    cache_exempt = frozenset(RayParams.model_fields)
+    requires_modules = ("ray",)
+    install_hint = "pip install 'mmgenre[ray]'"
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self._runner = None
+
+    def runner(self):
+        if self._runner is None:
+            from mmgenre.features.plan import Settings
+            from mmgenre.features.ray_executor import RayExecutor, RayOptions
+
+            p = self.params
+            options = RayOptions(ocr_actors=p.ocr_actors, ocr_batch=p.ocr_batch, image_actors=p.image_actors)
+            init = {"num_cpus": p.num_cpus} if p.num_cpus else {}
+            self._runner = RayExecutor(Settings(), p.address, shards=p.shards, options=options, init_args=init)
+        return self._runner
+
+    def resolve_settings(self, features_spec):
+        from mmgenre.features.plan import Settings
+
+        return Settings.of(features_spec, self.runner().device(features_spec.device))  # the cluster's devices
+
+    def execute(self, plan, store, skips, progress=None):
+        runner = self.runner()
+        runner.settings = self.run_settings or runner.settings
+        return runner.execute(plan, store, skips, progress)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+
+class DaskParams(Params):
+    address: str | None = Field(
+        None, description="Dask scheduler, tcp://HOST:PORT [default: a LocalCluster for the run]"
+    )
+    workers: int = Field(1, ge=1, description="LocalCluster workers")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
+    processes: bool = Field(False, description="LocalCluster workers as processes (else threads of this process)")
+    ocr_batch: int = Field(8, ge=1, description="posters per OCR task")
+
+
+class DaskExecutorComponent(Executor):
+    """A Dask cluster (dask.distributed): one task per batch, results written to the store as they finish."""
+
+    name = "dask"
+    Params = DaskParams
+    cache_exempt = frozenset(DaskParams.model_fields)
+    requires_modules = ("distributed",)
+    install_hint = "pip install 'mmgenre[dask]'"
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self._runner = None
+
+    def execute(self, plan, store, skips, progress=None):
+        if self._runner is None:
+            from mmgenre.features.dask_executor import DaskExecutor, DaskOptions
+            from mmgenre.features.plan import Settings
+
+            self._runner = DaskExecutor(Settings(), DaskOptions(**self.params.model_dump()))
+        self._runner.settings = self.run_settings or Settings()
+        return self._runner.execute(plan, store, skips, progress)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
