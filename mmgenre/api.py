@@ -16,6 +16,7 @@ from mmgenre.components import (
     DatasetSource,
     Encoded,
     EncoderInfo,
+    Executor,
     FeatureDims,
     FusionContext,
     FusionHead,
@@ -24,6 +25,7 @@ from mmgenre.components import (
     OcrEngine,
     OcrResult,
     Params,
+    Store,
     TextEncoder,
     Word,
 )
@@ -36,6 +38,8 @@ from mmgenre.errors import (
     MmgenreError,
     RecipeError,
 )
+from mmgenre.features.store_url import open_store
+from mmgenre.features.tasks import Task, TaskResult, plan_tasks, store_result
 from mmgenre.hookspecs import hookimpl
 
 API_VERSION = "1.0"
@@ -56,6 +60,14 @@ __all__ = [
     "OcrEngine",
     "Params",
     "TextEncoder",
+    # where features are computed and kept (chosen per command: --executor NAME, --store URL)
+    "Executor",
+    "Store",
+    "open_store",
+    "plan_tasks",
+    "store_result",
+    "Task",
+    "TaskResult",
     # the values that cross the boundary between mmgenre and a component
     "Encoded",
     "EncoderInfo",

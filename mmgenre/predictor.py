@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmgenre.components.executor import Executor
 from mmgenre.data.skips import SkipLog
 from mmgenre.evaluation.metrics import predicted_sets
 from mmgenre.features.devices import resolve_device
@@ -41,12 +42,20 @@ class Prediction:
 
 class Predictor:
     def __init__(
-        self, trained: TrainedModel, *, device: str = "cpu", store: FeatureStore | None = None, ocr_workers: int = 1
+        self,
+        trained: TrainedModel,
+        *,
+        device: str = "cpu",
+        store: FeatureStore | None = None,
+        ocr_workers: int = 1,
+        executor: Executor | None = None,
     ) -> None:
         self.trained, self.device, self.store = trained, device, store
         settings = recipe_settings(trained.recipe)
         self.settings = type(settings)(**{**asdict(settings), "device": device, "ocr_workers": ocr_workers})
-        self.executor = LocalExecutor(self.settings)
+        self.executor: Executor | LocalExecutor = LocalExecutor(self.settings) if executor is None else executor
+        if executor is not None:
+            executor.run_settings = self.settings  # a cluster executor (--executor) computes as this predictor
         self._lock = threading.Lock()
 
     @classmethod
@@ -58,9 +67,11 @@ class Predictor:
         store: FeatureStore | None = None,
         registry: Registry | None = None,
         ocr_workers: int = 1,
+        executor: Executor | None = None,
     ) -> Predictor:
         device = resolve_device(device)
-        return cls(load_trained(str(run), device, registry), device=device, store=store, ocr_workers=ocr_workers)
+        trained = load_trained(str(run), device, registry)
+        return cls(trained, device=device, store=store, ocr_workers=ocr_workers, executor=executor)
 
     @property
     def labels(self) -> list[str]:

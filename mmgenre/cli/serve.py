@@ -6,6 +6,8 @@ import contextlib
 
 import click
 
+from mmgenre.cli.options import cluster_executor, executor_options, open_executor, read_store_option
+
 
 @click.command("serve")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
@@ -14,11 +16,8 @@ import click
 @click.option(
     "--device", default="cpu", show_default=True, help="Where the encoders and head run: cpu, cuda, cuda:1, auto."
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(exists=True, file_okay=False),
-    help="Read features from this feature cache (opened read-only) [default: no cache].",
-)
+@read_store_option
+@executor_options
 @click.option(
     "--max-upload-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.01), help="Largest poster file."
 )
@@ -48,6 +47,8 @@ def serve_command(
     port: int,
     device: str,
     cache_dir: str | None,
+    executor: str,
+    executor_opts: tuple[str, ...],
     max_upload_mb: float,
     max_files: int,
     batch_window_ms: float,
@@ -59,8 +60,8 @@ def serve_command(
     from mmgenre.serve import require_serve_extra
 
     require_serve_extra()
-    from mmgenre.features.cache import FeatureCache
     from mmgenre.features.ocr_stage import default_workers
+    from mmgenre.features.store_url import open_store
     from mmgenre.predictor import Predictor
     from mmgenre.serve.app import create_app
     from mmgenre.serve.limits import MB, ServeLimits
@@ -68,8 +69,18 @@ def serve_command(
 
     limits = ServeLimits(round(max_upload_mb * MB), max_files, batch_window_ms, max_batch, read_timeout)
     check_port(host, port)  # before the model loads: a port in use is said at once
-    cache = FeatureCache(cache_dir, read_only=True) if cache_dir else None
-    with Predictor.load(run, device=device, ocr_workers=ocr_workers or default_workers()) as predictor:
+    from mmgenre.registry import Registry
+
+    registry = Registry.from_entry_points()
+    runner = open_executor(executor, executor_opts, registry)
+    cache = open_store(cache_dir, registry, read_only=True) if cache_dir else None
+    workers = ocr_workers or default_workers()
+    with (
+        runner,
+        Predictor.load(
+            run, device=device, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
+        ) as predictor,
+    ):
         seconds = warm_up(predictor)
         app = create_app(predictor, limits, cache=cache)
         click.echo(

@@ -7,15 +7,19 @@ from pathlib import Path
 import click
 
 from mmgenre.cli.options import (
-    cache_option,
+    cluster_executor,
+    compute_features,
     data_option,
+    executor_options,
     json_option,
     limit_option,
     open_data,
+    open_executor,
     overwrite_option,
     print_json,
     print_table,
     set_option,
+    store_option,
 )
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.slices import SLICERS
@@ -47,7 +51,8 @@ def genre_rows(per_genre: dict) -> list[dict]:
 @click.argument("recipe", required=False)
 @data_option
 @set_option
-@cache_option
+@store_option
+@executor_options
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/NAME-TIMESTAMP].")
 @limit_option
 @overwrite_option
@@ -57,24 +62,28 @@ def train_command(
     data_dir: str | None,
     overrides: tuple[str, ...],
     cache_dir: str | None,
+    executor: str,
+    executor_opts: tuple[str, ...],
     out: str | None,
     limit: int | None,
     overwrite: bool,
     as_json: bool,
 ) -> None:
     """Train RECIPE (default: paper) on --data; writes a run folder with weights, recipe and metrics."""
-    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.store_url import open_store
     from mmgenre.recipe import load_recipe
     from mmgenre.registry import Registry
     from mmgenre.training.run_folder import RunFolder
     from mmgenre.training.train import train
 
     registry = Registry.from_entry_points()
+    runner = open_executor(executor, executor_opts, registry)
     resolved = load_recipe(recipe, list(overrides), registry)
     if out is not None:
         RunFolder(out).check_target(overwrite)  # before the dataset is even read
     dataset = open_data(data_dir, resolved, registry)
-    with FeatureCache(cache_dir) as cache:
+    with open_store(cache_dir, registry) as cache, runner:
+        compute_features(runner, resolved, [p.path for p in dataset.posters[:limit]], cache)
         run = train(resolved, dataset, cache, out, limit=limit, overwrite=overwrite)
     metrics = run.metrics()
     if as_json:
@@ -103,7 +112,8 @@ device_option = click.option(
 @click.command("eval")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @data_option
-@cache_option
+@store_option
+@executor_options
 @click.option("--split", type=click.Choice(["test", "val", "train", "all"]), default="test", show_default=True)
 @click.option("--resize-to", type=click.IntRange(min=16), help="Evaluate on posters downscaled to this width.")
 @click.option(
@@ -115,6 +125,8 @@ def eval_command(
     run: str,
     data_dir: str | None,
     cache_dir: str | None,
+    executor: str,
+    executor_opts: tuple[str, ...],
     split: str,
     resize_to: int | None,
     slice_by: str | None,
@@ -124,7 +136,7 @@ def eval_command(
     """Evaluate a trained RUN on --data (default: the data it was trained on)."""
     from mmgenre.evaluation.evaluate import evaluate_run
     from mmgenre.evaluation.slices import slice_metrics
-    from mmgenre.features.cache import FeatureCache
+    from mmgenre.features.store_url import open_store
     from mmgenre.predictor import Predictor
     from mmgenre.registry import Registry
     from mmgenre.training.run_folder import RunFolder
@@ -133,9 +145,13 @@ def eval_command(
     name = f"eval-{on}{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
     RunFolder(run).check_result(f"{name}.json")  # before any work: the results can be written there
     registry = Registry.from_entry_points()
+    runner = open_executor(executor, executor_opts, registry)
     with (
-        FeatureCache(cache_dir) as cache,
-        Predictor.load(run, device=device, store=cache, registry=registry) as predictor,
+        open_store(cache_dir, registry) as cache,
+        runner,
+        Predictor.load(
+            run, device=device, store=cache, registry=registry, executor=cluster_executor(runner)
+        ) as predictor,
     ):
         evaluation = evaluate_run(predictor, data_dir, registry, split=split, resize_to=resize_to)
     metrics = evaluation.metrics
@@ -164,7 +180,8 @@ def eval_command(
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Write predictions to a .csv or .jsonl file (a rerun resumes)."
 )
-@cache_option
+@store_option
+@executor_options
 @device_option
 @json_option
 def predict_command(
@@ -173,6 +190,8 @@ def predict_command(
     data: str | None,
     out: str | None,
     cache_dir: str | None,
+    executor: str,
+    executor_opts: tuple[str, ...],
     device: str,
     as_json: bool,
 ) -> None:
@@ -180,17 +199,23 @@ def predict_command(
     from mmgenre.batch_prediction import poster_files, predict_to_file
     from mmgenre.data.skips import SkipLog
     from mmgenre.errors import MmgenreError
-    from mmgenre.features.cache import FeatureCache
     from mmgenre.features.ocr_stage import default_workers
+    from mmgenre.features.store_url import open_store
     from mmgenre.predictor import Predictor
+    from mmgenre.registry import Registry
 
     files = [Path(p) for p in posters] + (poster_files(Path(data)) if data else [])
     if not files:
         raise click.UsageError("give POSTERS or --data")
     workers = default_workers() if len(files) > 8 else 1
+    registry = Registry.from_entry_points()
+    runner = open_executor(executor, executor_opts, registry)
     with (
-        FeatureCache(cache_dir) as cache,
-        Predictor.load(run, device=device, store=cache, ocr_workers=workers) as predictor,
+        open_store(cache_dir, registry) as cache,
+        runner,
+        Predictor.load(
+            run, device=device, store=cache, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
+        ) as predictor,
     ):
         if out:
             summary = predict_to_file(predictor, files, Path(out))

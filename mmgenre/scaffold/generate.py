@@ -21,6 +21,8 @@ DEPENDENCIES = {"ocr": ["mmgenre", "pytesseract"]}
 USAGE = {
     "default": "mmgenre train paper-offline --data DATA --set {key}.name={name}",
     "dataset": "mmgenre train paper-offline --data {name}:posters.jsonl",
+    "executor": "mmgenre features paper-offline --data DATA --executor {name}",
+    "store": "mmgenre features paper-offline --data DATA --store {name}:FOLDER",
 }
 
 
