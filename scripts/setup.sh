@@ -19,10 +19,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mmgenre-installed
-wanted=$( (cat pyproject.toml; pwd) | sha256sum | cut -d' ' -f1)  # reinstall when either changes
+wanted=$( (cat pyproject.toml constraints.txt; pwd) | sha256sum | cut -d' ' -f1)  # reinstall when any changes
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing mmgenre and its dependencies into .venv (a few minutes the first time)" >&2
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[all,dev]'
+  # constraints.txt pins every version (scripts/lock.sh writes it), so pip resolves at once instead of backtracking
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[all,dev]'
   echo "$wanted" > "$stamp"
 fi
