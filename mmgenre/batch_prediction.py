@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import MmgenreError
@@ -17,7 +18,10 @@ from mmgenre.features.progress import Progress
 from mmgenre.files.errors import writing
 from mmgenre.files.reader import ReadError, is_regular_file, read_bytes, read_json, read_text
 from mmgenre.files.writer import atomic_write
-from mmgenre.predictor import Prediction, Predictor
+from mmgenre.prediction import Prediction
+
+if TYPE_CHECKING:  # or an OnnxPredictor (--runtime onnx): the same interface, and no torch imported
+    from mmgenre.predictor import Predictor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 CHUNK = 64  # posters per batch through the predictor

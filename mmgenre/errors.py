@@ -27,3 +27,7 @@ class ComponentUnavailableError(MmgenreError):
 
 class RunError(MmgenreError):
     """A run folder that is missing or incomplete."""
+
+
+class NotExportableError(MmgenreError):
+    """A component that cannot be exported (to ONNX): it says which one and why."""

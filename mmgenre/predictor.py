@@ -8,36 +8,22 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from mmgenre.components.executor import Executor
 from mmgenre.data.skips import SkipLog
-from mmgenre.evaluation.metrics import predicted_sets
 from mmgenre.features.devices import resolve_device
 from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.local_executor import LocalExecutor
 from mmgenre.features.pipeline import extract_features, recipe_settings
 from mmgenre.features.store import FeatureStore, MemoryStore
+from mmgenre.prediction import Prediction, make_predictions
 from mmgenre.registry import Registry
 from mmgenre.training.model_io import TrainedModel, load_trained
 from mmgenre.training.scoring import predict_scores
-
-
-@dataclass
-class Prediction:
-    """One poster's genres (over their tuned thresholds, or the top one), every score, and its OCR text."""
-
-    file: str  # the path, or an upload's file name
-    genres: list[str]
-    scores: dict[str, float]  # best first
-    ocr_text: str | None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 class Predictor:
@@ -119,23 +105,8 @@ class Predictor:
         extracted = time.perf_counter()
         scores = self.scores(features)
         finished = time.perf_counter()
-        chosen = predicted_sets(scores, self.trained.thresholds)
-        share = 1 / max(len(features), 1)
-        seconds = {"features": (extracted - started) * share, "head": (finished - extracted) * share}
-        results = []
-        for position, row in enumerate(features.rows):
-            item = items[row]
-            ranked = sorted(zip(self.labels, scores[position].tolist()), key=lambda pair: -pair[1])
-            results.append(
-                Prediction(
-                    file=item[0] if isinstance(item, tuple) else str(item),
-                    genres=[label for label, keep in zip(self.labels, chosen[position]) if keep],
-                    scores={label: round(score, 4) for label, score in ranked},
-                    ocr_text=features.texts[position] if features.texts is not None else None,
-                    seconds={k: round(v, 4) for k, v in seconds.items()},
-                )
-            )
-        return results
+        seconds = {"features": extracted - started, "head": finished - extracted}
+        return make_predictions(items, features, scores, self.labels, self.trained.thresholds, seconds)
 
     def close(self) -> None:
         self.executor.close()

@@ -99,7 +99,19 @@ def setup_logging() -> None:
     logger.setLevel(level)
 
 
-COMMAND_MODULES = ("registry", "recipe", "features", "cache", "train", "ablate", "bench", "report", "serve", "plugin")
+COMMAND_MODULES = (
+    "registry",
+    "recipe",
+    "features",
+    "cache",
+    "train",
+    "ablate",
+    "bench",
+    "report",
+    "serve",
+    "export",
+    "plugin",
+)
 
 
 def register_commands() -> None:

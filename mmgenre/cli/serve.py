@@ -7,6 +7,7 @@ import contextlib
 import click
 
 from mmgenre.cli.options import cluster_executor, executor_options, open_executor, read_store_option
+from mmgenre.cli.runtime import load_predictor, runtime_option
 
 
 @click.command("serve")
@@ -18,6 +19,7 @@ from mmgenre.cli.options import cluster_executor, executor_options, open_executo
 )
 @read_store_option
 @executor_options
+@runtime_option
 @click.option(
     "--max-upload-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.01), help="Largest poster file."
 )
@@ -49,6 +51,7 @@ def serve_command(
     cache_dir: str | None,
     executor: str,
     executor_opts: tuple[str, ...],
+    runtime: str,
     max_upload_mb: float,
     max_files: int,
     batch_window_ms: float,
@@ -62,7 +65,6 @@ def serve_command(
     require_serve_extra()
     from mmgenre.features.ocr_stage import default_workers
     from mmgenre.features.store_url import open_store
-    from mmgenre.predictor import Predictor
     from mmgenre.serve.app import create_app
     from mmgenre.serve.limits import MB, ServeLimits
     from mmgenre.serve.warmup import warm_up
@@ -77,8 +79,8 @@ def serve_command(
     workers = ocr_workers or default_workers()
     with (
         runner,
-        Predictor.load(
-            run, device=device, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
+        load_predictor(
+            runtime, run, device=device, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
         ) as predictor,
     ):
         seconds = warm_up(predictor)

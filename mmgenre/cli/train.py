@@ -21,6 +21,7 @@ from mmgenre.cli.options import (
     set_option,
     store_option,
 )
+from mmgenre.cli.runtime import load_predictor, runtime_option
 from mmgenre.evaluation.headline import HEADLINE
 from mmgenre.evaluation.slices import SLICERS
 
@@ -183,6 +184,7 @@ def eval_command(
 @store_option
 @executor_options
 @device_option
+@runtime_option
 @json_option
 def predict_command(
     run: str,
@@ -193,15 +195,16 @@ def predict_command(
     executor: str,
     executor_opts: tuple[str, ...],
     device: str,
+    runtime: str,
     as_json: bool,
 ) -> None:
-    """Predict the genres of POSTERS (files), or of every poster in --data, with a trained RUN."""
+    """Predict the genres of POSTERS (files), or of every poster in --data, with a trained RUN (or, with
+    --runtime onnx, a model exported by `mmgenre export`)."""
     from mmgenre.batch_prediction import poster_files, predict_to_file
     from mmgenre.data.skips import SkipLog
     from mmgenre.errors import MmgenreError
     from mmgenre.features.ocr_stage import default_workers
     from mmgenre.features.store_url import open_store
-    from mmgenre.predictor import Predictor
     from mmgenre.registry import Registry
 
     files = [Path(p) for p in posters] + (poster_files(Path(data)) if data else [])
@@ -213,8 +216,14 @@ def predict_command(
     with (
         open_store(cache_dir, registry) as cache,
         runner,
-        Predictor.load(
-            run, device=device, store=cache, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
+        load_predictor(
+            runtime,
+            run,
+            device=device,
+            store=cache,
+            registry=registry,
+            ocr_workers=workers,
+            executor=cluster_executor(runner),
         ) as predictor,
     ):
         if out:

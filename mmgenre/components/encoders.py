@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from mmgenre.components.base import Component
+from mmgenre.components.exporting import ExportedPart, cannot_export
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +45,11 @@ class Encoder(Component):
     @abstractmethod
     def info(self) -> EncoderInfo:
         """Output dims and preprocessing; valid after `load`."""
+
+    def export_onnx(self, folder: Path, stem: str) -> ExportedPart:
+        """Write `folder/stem.onnx` (pooled and token outputs, as `encode` gives them) and whatever its
+        preprocessing needs; components that can't be exported keep this default, which says so."""
+        raise cannot_export(self)
 
 
 class ImageEncoder(Encoder):

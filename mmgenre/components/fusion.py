@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from mmgenre.components.base import Component
+from mmgenre.components.exporting import ExportedPart, cannot_export
 
 if TYPE_CHECKING:
     from torch import nn
@@ -58,3 +60,8 @@ class FusionHead(Component):
     @abstractmethod
     def build(self, context: FusionContext) -> nn.Module:
         """The classifier module for these features and labels."""
+
+    def export_onnx(self, module: nn.Module, dims: FeatureDims, path: Path) -> ExportedPart:
+        """Write the trained `module` (built by `build`) to the ONNX file `path`: the features `forward` reads
+        in, genre probabilities (B, C) out; heads that can't be exported keep this default, which says so."""
+        raise cannot_export(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support
 
 
 def predicted_sets(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
@@ -31,6 +30,8 @@ def mean_average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
     present = targets.sum(axis=0) > 0
     if not present.any():
         return 0.0
+    from sklearn.metrics import average_precision_score  # lazily: predicting needs none of scikit-learn
+
     return float(average_precision_score(targets[:, present], scores[:, present], average="macro"))
 
 
@@ -38,6 +39,8 @@ def classification_metrics(targets: np.ndarray, predicted: np.ndarray, labels: l
     """F1s, hit ratio and per-genre precision/recall/F1/support of a 0/1 prediction."""
     targets = targets.astype(int)
     predicted = predicted.astype(int)
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
     precision, recall, f1, support = precision_recall_fscore_support(targets, predicted, average=None, zero_division=0)
     return {
         "macro_f1": float(f1_score(targets, predicted, average="macro", zero_division=0)),

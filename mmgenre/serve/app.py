@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -21,11 +22,13 @@ from fastapi.staticfiles import StaticFiles
 
 from mmgenre import __version__
 from mmgenre.features.store import FeatureStore
-from mmgenre.predictor import Predictor
 from mmgenre.serve.batching import Answer, Batcher, Poster
 from mmgenre.serve.limits import ServeLimits
 from mmgenre.serve.schemas import UPLOAD_BODY, PredictAnswer, Refusal
 from mmgenre.serve.uploads import Upload, UploadRefused, read_uploads
+
+if TYPE_CHECKING:  # or an OnnxPredictor (--runtime onnx): the same interface, and no torch imported
+    from mmgenre.predictor import Predictor
 
 STATIC = Path(__file__).parent / "static"
 REFUSALS = {status: {"model": Refusal} for status in (400, 408, 413, 415, 422)}

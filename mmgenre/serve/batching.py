@@ -12,12 +12,16 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from mmgenre.data.images import content_hash
 from mmgenre.data.skips import Skip, SkipLog
 from mmgenre.features.store import FeatureStore, MemoryStore
-from mmgenre.predictor import Prediction, Predictor
+from mmgenre.prediction import Prediction
 from mmgenre.serve.memory import trim_heap
+
+if TYPE_CHECKING:  # or an OnnxPredictor (--runtime onnx): the same interface, and no torch imported
+    from mmgenre.predictor import Predictor
 
 log = logging.getLogger("mmgenre")
 IN_MEMORY = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>")  # PIL's name for an upload: says nothing

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
 from mmgenre.data.skips import SkipLog
 from mmgenre.errors import MmgenreError
-from mmgenre.predictor import Predictor
+
+if TYPE_CHECKING:  # or an OnnxPredictor (--runtime onnx)
+    from mmgenre.predictor import Predictor
 
 
 def warm_up(predictor: Predictor) -> float:

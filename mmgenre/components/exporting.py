@@ -1,0 +1,72 @@
+"""Exporting a component to ONNX: what an exported part is, and the torch -> ONNX step components share.
+
+Export is an optional capability: `ImageEncoder`, `TextEncoder` and `FusionHead` have an `export_onnx` that
+raises NotExportableError unless the component's plugin implements it. The preprocessing a part needs is
+plain data (sizes, mean/std, a tokenizer file), so a runtime without torch can repeat it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmgenre.errors import NotExportableError
+
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class ExportedPart:
+    """One exported ONNX file in an export folder.
+
+    `preprocessing` for an image encoder: resize (shorter side), crop, interpolation, mean, std, views;
+    for a text encoder: tokenizer (a tokenizer.json written beside the model), max_length, strip.
+    """
+
+    file: str  # the .onnx file's name in the folder
+    inputs: list[str]
+    outputs: list[str]
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # other files it wrote beside it (a tokenizer)
+
+
+def cannot_export(component: object, why: str = "its plugin does not implement export_onnx") -> NotExportableError:
+    """The error a component that can't be exported raises, naming it."""
+    label = getattr(component, "kind_label", "component")
+    return NotExportableError(f"the {label} '{getattr(component, 'name', '?')}' cannot be exported to ONNX: {why}")
+
+
+def export_torch_module(
+    module: Any,
+    example: tuple,
+    path: Path,
+    *,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    """Trace `module` on `example` into the ONNX file `path` (TorchScript exporter: needs only torch and onnx),
+    then check it with `onnx.checker`; a failure is a NotExportableError naming the file."""
+    import torch
+
+    try:
+        import onnx
+    except ImportError:
+        raise NotExportableError("exporting to ONNX needs the onnx package: pip install 'mmgenre[onnx]'") from None
+    module = module.eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python values it folds into constants
+            torch.onnx.export(
+                module, example, str(path), input_names=list(inputs), output_names=list(outputs),
+                dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
+            )  # fmt: skip
+    except Exception as error:  # the exporter's own errors name the operator that failed
+        raise NotExportableError(f"{path.name}: the ONNX exporter failed: {str(error)[:400]}") from None
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as error:
+        raise NotExportableError(f"{path} fails onnx.checker: {str(error)[:400]}") from None

@@ -1,0 +1,102 @@
+"""Exporting a trained run to a folder of ONNX files: each component exports itself (`export_onnx`), and the
+folder gets the run's recipe, a manifest with labels, thresholds and preprocessing, and its marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mmgenre import __version__
+from mmgenre.components import ExportedPart
+from mmgenre.components.exporting import OPSET
+from mmgenre.errors import NotExportableError
+from mmgenre.files.errors import writing
+from mmgenre.files.reader import read_text
+from mmgenre.files.writer import OutputFolder
+from mmgenre.onnx_runtime.manifest import KIND, MANIFEST, ExportManifest
+from mmgenre.recipe import MAX_RECIPE_BYTES
+from mmgenre.registry import Registry
+from mmgenre.training.model_io import TrainedModel, load_trained
+
+
+def export_onnx(run: str | Path, out: str | Path, *, registry: Registry | None = None) -> ExportManifest:
+    """Export `run` into the folder `out` (new, empty, or an earlier export, whose files are replaced)."""
+    folder = OutputFolder(out, KIND)
+    folder.check(overwrite=True)  # before the run is loaded: a target that can't be written is said first
+    trained = load_trained(str(run), "cpu", registry)
+    folder.claim(overwrite=True)
+    with writing(folder.path, "--out"):
+        staging = Path(tempfile.mkdtemp(dir=folder.path, prefix=".staging-"))
+    try:
+        manifest = export_parts(trained, staging)
+        recipe = read_text(trained.run.path / "recipe.yaml", MAX_RECIPE_BYTES)
+        (staging / "recipe.yaml").write_text(recipe, encoding="utf-8")
+        (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(mode="json"), indent=2), encoding="utf-8")
+        names = [*manifest.files(), "recipe.yaml", MANIFEST]  # the manifest last: a folder with one is whole
+        for name in names:
+            folder.target(name)  # each is new or ours: raise before anything moves
+        (folder.path / MANIFEST).unlink(missing_ok=True)
+        folder.record(names)
+        for name in names:
+            os.replace(staging / name, folder.path / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # our own staging folder
+    return manifest
+
+
+def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:
+    """Every part the head needs, exported into `staging`; all the parts that can't be are named at once."""
+    recipe, dims = trained.recipe, trained.info.feature_dims()
+    needs = recipe.fusion.modalities()
+    encoders = {
+        "image_encoder": recipe.image_encoder if "image" in needs else None,
+        "text_encoder": recipe.text_encoder if "text" in needs and recipe.ocr is not None else None,
+    }
+    parts: dict[str, dict] = {}
+    problems: list[str] = []
+    for key, encoder in encoders.items():
+        if encoder is not None:
+            try:
+                parts[key] = {
+                    **part_entry(encoder.name, encoder.export_onnx(staging, key)),
+                    "identity": encoder.identity(),
+                }
+            except NotExportableError as error:
+                problems.append(str(error))
+    try:
+        head = recipe.fusion.export_onnx(trained.model, dims, staging / "fusion.onnx")
+        parts["fusion"] = part_entry(recipe.fusion.name, head)
+    except NotExportableError as error:
+        problems.append(str(error))
+    if problems:
+        raise NotExportableError("; ".join(problems) + ": nothing was exported")
+    data = {
+        "run": str(trained.run.path.resolve()),
+        "labels": trained.info.labels,
+        "thresholds": [float(t) for t in trained.thresholds],
+        "ocr": recipe.ocr.name if encoders["text_encoder"] is not None and recipe.ocr is not None else None,
+        "versions": versions(),
+        **parts,
+    }
+    try:
+        return ExportManifest.model_validate(data)
+    except ValidationError as error:  # a plugin's preprocessing the runtime can't repeat
+        problem = problems(error)
+        raise NotExportableError(f"the exported parts can't be described for the ONNX runtime: {problem}") from None
+
+
+def part_entry(component: str, part: ExportedPart) -> dict:
+    return {"component": component, **asdict(part)}
+
+
+def versions() -> dict[str, str]:
+    import onnx
+    import torch
+
+    return {"mmgenre": __version__, "torch": torch.__version__, "onnx": onnx.__version__, "opset": str(OPSET)}

@@ -1,0 +1,1 @@
+"""Predicting with an exported model on onnxruntime, without importing torch (`--runtime onnx`)."""
