@@ -13,11 +13,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mmgenre import __version__
-from mmgenre.components import ExportedPart
-from mmgenre.components.exporting import OPSET
+from mmgenre.components.exporting import OPSET, ExportedPart
 from mmgenre.errors import NotExportableError
 from mmgenre.files.errors import writing
 from mmgenre.files.reader import read_text
+from mmgenre.files.schema import problems
 from mmgenre.files.writer import OutputFolder
 from mmgenre.onnx_runtime.manifest import KIND, MANIFEST, ExportManifest
 from mmgenre.recipe import MAX_RECIPE_BYTES
@@ -59,7 +59,7 @@ def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:
         "text_encoder": recipe.text_encoder if "text" in needs and recipe.ocr is not None else None,
     }
     parts: dict[str, dict] = {}
-    problems: list[str] = []
+    refusals: list[str] = []
     for key, encoder in encoders.items():
         if encoder is not None:
             try:
@@ -68,14 +68,14 @@ def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:
                     "identity": encoder.identity(),
                 }
             except NotExportableError as error:
-                problems.append(str(error))
+                refusals.append(str(error))
     try:
         head = recipe.fusion.export_onnx(trained.model, dims, staging / "fusion.onnx")
         parts["fusion"] = part_entry(recipe.fusion.name, head)
     except NotExportableError as error:
-        problems.append(str(error))
-    if problems:
-        raise NotExportableError("; ".join(problems) + ": nothing was exported")
+        refusals.append(str(error))
+    if refusals:
+        raise NotExportableError("; ".join(refusals) + ": nothing was exported")
     data = {
         "run": str(trained.run.path.resolve()),
         "labels": trained.info.labels,

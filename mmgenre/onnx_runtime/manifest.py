@@ -63,7 +63,7 @@ class TextPart(Part):
 
 
 class ExportManifest(FileSchema):
-    format: Literal[1] = FORMAT
+    format: Literal[1] = 1  # FORMAT
     runtime: Literal["onnx"] = "onnx"
     run: str = Field(max_length=4096, description="the run folder it was exported from")
     labels: list[Name] = Field(min_length=1, max_length=65536)
