@@ -9,6 +9,7 @@ found through the `mmgenre` entry-point group.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pluggy
@@ -32,3 +33,8 @@ for _kind in KINDS.values():
     globals()[_kind.hook] = _hookspec(_kind)
 
 HOOK_KINDS = {kind.hook: kind.key for kind in KINDS.values()}  # hook name -> kind
+
+
+@hookspec
+def register_recipes(register: Callable[[str | os.PathLike], None]) -> None:
+    """Register recipe files (paths to .yaml files) that `mmgenre recipe list` shows and commands accept by name."""

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,9 +28,8 @@ from mmgenre import DEFAULT_GENRES
 from mmgenre.components import KINDS, Component, DatasetSource, FusionHead, ImageEncoder, Loss, OcrEngine, TextEncoder
 from mmgenre.errors import RecipeError
 from mmgenre.files.reader import nesting, read_text
+from mmgenre.recipe_catalog import DEFAULT_RECIPE, available_recipes, find_recipe, recipe_dirs  # noqa: F401 (callers)
 from mmgenre.registry import Registry, did_you_mean
-
-DEFAULT_RECIPE = "paper"
 
 
 class Strict(BaseModel):
@@ -133,35 +131,47 @@ class RecipeSettings(Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
 
 
+RECIPE_KINDS = [kind for kind in KINDS.values() if kind.in_recipe]  # executors and stores are chosen per command
+
 # One section per kind of component: required kinds must be named, the others may be left out.
 Recipe = create_model(  # type: ignore[call-overload]
     "Recipe",
     __base__=RecipeSettings,
-    **{kind.key: (ComponentRef, ...) if kind.required else (ComponentRef | None, None) for kind in KINDS.values()},
+    **{kind.key: (ComponentRef, ...) if kind.required else (ComponentRef | None, None) for kind in RECIPE_KINDS},
 )
 
 
-@dataclass
 class ResolvedRecipe:
-    """A validated recipe with its components instantiated."""
+    """A validated recipe with its components instantiated: `recipe.fusion`, `recipe.ocr`, ... for every recipe
+    section of KINDS (None where the recipe sets none), derived from the table of kinds."""
 
-    spec: RecipeSettings  # a Recipe: the settings plus one ComponentRef (or None) per kind
-    source: str
-    dataset: DatasetSource | None
-    ocr: OcrEngine | None
-    image_encoder: ImageEncoder | None
-    text_encoder: TextEncoder | None
-    fusion: FusionHead
-    loss: Loss
-    provenance: dict[str, dict] = field(default_factory=dict)  # recipe key -> plugin, package, fingerprint
+    if TYPE_CHECKING:  # typed access for the kinds the pipeline reads; any other kind is reachable too
+        dataset: DatasetSource | None
+        ocr: OcrEngine | None
+        image_encoder: ImageEncoder | None
+        text_encoder: TextEncoder | None
+        fusion: FusionHead
+        loss: Loss
+
+    def __init__(
+        self, spec: RecipeSettings, source: str, parts: dict[str, Component], provenance: dict[str, dict]
+    ) -> None:
+        self.spec = spec  # a Recipe: the settings plus one ComponentRef (or None) per recipe section
+        self.source = source
+        self.parts = parts  # recipe key -> component, for the sections the recipe sets
+        self.provenance = provenance  # recipe key -> plugin, package, fingerprint
+
+    def __getattr__(self, name: str) -> Any:
+        if name in KINDS and KINDS[name].in_recipe:
+            return self.__dict__.get("parts", {}).get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def labels(self) -> list[str]:
         return self.spec.data.labels
 
     def components(self) -> dict[str, Component]:
-        found = {key: getattr(self, key) for key in KINDS}
-        return {key: component for key, component in found.items() if component is not None}
+        return {kind.key: self.parts[kind.key] for kind in RECIPE_KINDS if kind.key in self.parts}
 
     def to_dict(self) -> dict:
         """The fully resolved recipe: every default filled in, component params included."""
@@ -172,37 +182,6 @@ class ResolvedRecipe:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-
-def recipe_dirs() -> list[Path]:
-    """Where recipe names are looked up: $MMGENRE_RECIPES, ./recipes, then the built-in ones, which ship inside
-    the package (`mmgenre/recipes`, in a checkout a link to the project's recipes/)."""
-    dirs = [Path(p) for p in os.environ.get("MMGENRE_RECIPES", "").split(os.pathsep) if p]
-    dirs += [Path("recipes"), (Path(__file__).parent / "recipes").resolve()]
-    return dirs
-
-
-def available_recipes() -> list[str]:
-    names = {p.stem for d in recipe_dirs() if d.is_dir() for p in d.glob("*.yaml")}
-    return sorted(names)
-
-
-def find_recipe(ref: str | os.PathLike | None, relative_to: Path | None = None) -> Path:
-    """A recipe file from a path or a name such as `paper`."""
-    ref = str(ref or DEFAULT_RECIPE)
-    candidates = [Path(ref)]
-    if relative_to is not None:
-        candidates.insert(0, relative_to / ref)
-    if not ref.endswith((".yaml", ".yml")):
-        candidates += [d / f"{ref}.yaml" for d in recipe_dirs()]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    names = available_recipes()
-    raise RecipeError(
-        f"recipe '{ref}' not found (a file path or one of the names below)."
-        f"{did_you_mean(Path(ref).stem, names)} Available: {', '.join(names) or '(none)'}"
-    )
 
 
 MAX_DEPTH = 32  # recipes are a few levels deep; anything deeper is a mistake or an attack
@@ -415,7 +394,7 @@ def load_recipe(
     ref: str | os.PathLike | None = None, overrides: list[str] | None = None, registry: Registry | None = None
 ) -> ResolvedRecipe:
     """Find, read, override and validate a recipe, then instantiate its components."""
-    path = find_recipe(ref)
+    path = find_recipe(ref, registry=registry)
     return resolve_recipe(read_recipe_tree(path), display(path), overrides, registry)
 
 
@@ -430,17 +409,16 @@ def resolve_recipe(
     except ValidationError as error:
         raise RecipeError(format_shape_error(error, source, origins)) from None
     registry = registry or Registry.from_entry_points()
-    components: dict[str, Component | None] = {}
-    for key in KINDS:
-        ref: ComponentRef | None = getattr(spec, key)
+    parts: dict[str, Component] = {}
+    for kind in RECIPE_KINDS:
+        ref: ComponentRef | None = getattr(spec, kind.key)
         if ref is None:
-            components[key] = None
             continue
-        registry.get(key, ref.name, f"{key}.name ({origins.get(f'{key}.name', source)})")
-        param_origin = next((o for k, o in origins.items() if k.startswith(f"{key}.params")), source)
-        components[key] = registry.create(key, ref.name, ref.params, key=key, source=param_origin)
-    provenance = {key: registry.provenance(key, c) for key, c in components.items() if c is not None}
-    resolved = ResolvedRecipe(spec=spec, source=source, provenance=provenance, **components)  # type: ignore[arg-type]
+        registry.get(kind.key, ref.name, f"{kind.key}.name ({origins.get(f'{kind.key}.name', source)})")
+        param_origin = next((o for k, o in origins.items() if k.startswith(f"{kind.key}.params")), source)
+        parts[kind.key] = registry.create(kind.key, ref.name, ref.params, key=kind.key, source=param_origin)
+    provenance = {key: registry.provenance(key, c) for key, c in parts.items()}
+    resolved = ResolvedRecipe(spec, source, parts, provenance)
     check_modalities(resolved)
     return resolved
 

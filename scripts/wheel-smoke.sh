@@ -22,7 +22,7 @@ import mmgenre, sys
 assert "site-packages" in mmgenre.__file__ and "/work/main/mmgenre" not in mmgenre.__file__, mmgenre.__file__
 print("wheel-smoke: mmgenre imported from", mmgenre.__file__, file=sys.stderr)
 PY
-"$mmgenre" recipe list | grep -qx paper-offline
+"$mmgenre" recipe list | grep -q '^paper-offline  *built-in' 
 "$mmgenre" recipe show paper-offline --resolved > /dev/null
 "$work/env/bin/python" - "$posters" <<'PY'  # a manifest of 40 posters, pointing into the poster folder
 import csv, sys

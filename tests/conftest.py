@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ os.environ.setdefault("MMGENRE_LOG", "WARNING")
 
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
+from unit_tier import mark_unit_tests  # noqa: E402
 
 from mmgenre import DEFAULT_GENRES  # noqa: E402
 from mmgenre.registry import Registry  # noqa: E402
@@ -44,6 +46,18 @@ def write_dataset(folder: Path, rows: list[dict]) -> Path:
         for row in rows:
             writer.writerow({**row, "file": str(POSTERS / row["file"])})
     return folder
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_unit_tests(items)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `-m unit` the poster folder is out of reach: a test that needs it fails instead of reading it."""
+    global POSTERS
+    if re.search(r"(?<!not )\bunit\b", config.getoption("markexpr", "") or ""):
+        POSTERS = ROOT / "tests" / "no-posters-in-the-unit-tier"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -130,7 +132,23 @@ def test_recipes_cannot_name_import_paths():
 
 
 def test_every_shipped_recipe_validates(cli):
-    result = cli("recipe", "list")
-    names = result.stdout.split()
+    result = cli("recipe", "list", "--json")
+    names = [row["name"] for row in json.loads(result.stdout) if not row["shadowed_by"]]
     assert {"paper", "paper-offline"} <= set(names)
     assert cli("recipe", "validate", *names).exit_code == 0
+
+
+def test_recipe_list_says_where_each_recipe_comes_from(cli, tmp_path, monkeypatch):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "paper.yaml").write_text("extends: paper-offline\n")  # shadows the built-in one
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "mine.yaml").write_text("extends: paper-offline\nname: mine\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MMGENRE_RECIPES", str(tmp_path / "mine"))
+    rows = json.loads(cli("recipe", "list", "--json").stdout)
+    found = {(row["name"], row["source"], row["shadowed_by"]) for row in rows}
+    assert {("mine", "$MMGENRE_RECIPES", ""), ("paper", "./recipes", ""), ("paper", "built-in", "./recipes")} <= found
+    assert ("paper-offline", "built-in", "") in found
+    table = cli("recipe", "list").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SOURCE", "PATH"]
+    assert any(line.startswith("paper ") and "built-in (shadowed by ./recipes)" in line for line in table)

@@ -13,7 +13,7 @@ from conftest import REGISTRY
 
 from mmgenre import hookspecs
 from mmgenre.components import FusionHead
-from mmgenre.errors import RecipeError, RegistryError, UnknownComponentError
+from mmgenre.errors import RecipeError, UnknownComponentError
 from mmgenre.registry import PluginInfo, Registry
 
 BUILT_IN = {
@@ -81,21 +81,51 @@ class Duplicate(FusionHead):
     name = "concat"
 
 
-def test_duplicate_name_is_an_error_naming_both_plugins():
+class Extra(FusionHead):
+    """A head with a free name, registered before the clash."""
+
+    name = "extra-head"
+
+
+def test_a_plugin_taking_a_name_is_left_out_whole_naming_both_plugins():
     from mmgenre_fusion.components import ConcatHead
 
-    manager = _manager(("fusion", _plugin_registering(ConcatHead)), ("my-plugin", _plugin_registering(Duplicate)))
-    with pytest.raises(RegistryError) as error:
-        Registry(manager, [PluginInfo("fusion", "mmgenre", "0"), PluginInfo("my-plugin", "x", "1")])
-    message = str(error.value)
-    assert "fusion head 'concat'" in message
-    assert "'fusion'" in message and "'my-plugin'" in message
+    class Clashing:
+        @hookspecs.hookimpl
+        def register_fusion_heads(self, register):
+            register(Extra)
+            register(Duplicate)
+
+    manager = _manager(("fusion", _plugin_registering(ConcatHead)), ("my-plugin", Clashing()))
+    plugins = [PluginInfo("fusion", "mmgenre", "0"), PluginInfo("my-plugin", "x", "1")]
+    registry = Registry(manager, plugins)
+    assert registry.get("fusion", "concat") is ConcatHead
+    assert registry.names("fusion") == ["concat"]  # extra-head, registered before the clash, is undone
+    assert [(p.name, p.status) for p in registry.plugins] == [("fusion", "ok"), ("my-plugin", "clash")]
+    assert "fusion head 'concat' is registered by two plugins: 'fusion' and 'my-plugin'" in plugins[1].reason
+    assert plugins[1].hooks == ["register_fusion_heads"]
 
 
-def test_registering_a_non_component_is_an_error():
-    manager = _manager(("bad", _plugin_registering(dict)))
-    with pytest.raises(RegistryError, match="not a subclass of FusionHead"):
-        Registry(manager, [])
+def test_registering_a_non_component_leaves_the_plugin_out():
+    manager = _manager(("bad", _plugin_registering(dict)), ("good", _plugin_registering(Extra)))
+    registry = Registry(manager, [])
+    status = {p.name: (p.status, p.reason) for p in registry.plugins}
+    assert status["good"] == ("ok", "")
+    assert status["bad"][0] == "failed" and "not a subclass of FusionHead" in status["bad"][1]
+    assert registry.names("fusion") == ["extra-head"]
+
+
+def test_a_hook_that_raises_leaves_its_plugin_out_and_unknown_names_say_so():
+    class Raising:
+        @hookspecs.hookimpl
+        def register_losses(self, register):
+            raise OSError("weights not found")
+
+    registry = Registry(_manager(("raising", Raising())), [])
+    assert registry.plugins[0].status == "failed"
+    assert registry.plugins[0].reason == "register_losses failed: OSError: weights not found"
+    with pytest.raises(UnknownComponentError, match="Installed but left out: 'raising' .*weights not found"):
+        registry.get("loss", "asl")
 
 
 def test_unknown_name_says_where_what_is_close_and_what_exists():

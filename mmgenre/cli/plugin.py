@@ -26,7 +26,7 @@ def new(kind: str, name: str, folder: Path | None, as_json: bool) -> None:
     """A plugin package for the component NAME of KIND, in DIR (default ./mmgenre-NAME): the component with a
     working default implementation, its entry point, tests running mmgenre.testing's checks, and a README.
 
-    KIND: one of dataset, ocr, image-encoder, text-encoder, fusion, loss (or their plurals)."""
+    KIND: one of {kinds} (or their plurals)."""
     from mmgenre.scaffold import new_plugin
     from mmgenre.scaffold.generate import check_name
 
@@ -43,6 +43,9 @@ def new(kind: str, name: str, folder: Path | None, as_json: bool) -> None:
     for file in files:
         click.echo(f"  {file}")
     click.echo(f"\nNext:\n  pip install -e {plugin.folder}\n  (cd {plugin.folder} && pytest)\n  mmgenre list")
+
+
+new.help = (new.help or "").replace("{kinds}", ", ".join(kind.key.replace("_", "-") for kind in KINDS.values()))
 
 
 def taken(kind: str, name: str) -> str | None:

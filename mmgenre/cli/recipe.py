@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mmgenre.cli.options import set_option
-from mmgenre.recipe import available_recipes, display, find_recipe, load_recipe, read_recipe_text
+from mmgenre.cli.options import json_option, print_json, print_table, set_option
+from mmgenre.recipe import display, find_recipe, load_recipe, read_recipe_text
 
 
 @click.group("recipe")
@@ -36,10 +36,19 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
 
 
 @recipe_group.command("list")
-def list_recipes() -> None:
-    """List the recipe names that can be used without a path."""
-    for name in available_recipes():
-        click.echo(name)
+@json_option
+def list_recipes(as_json: bool) -> None:
+    """List the recipe names that can be used without a path, with where each comes from: $MMGENRE_RECIPES,
+    ./recipes, built-in, or a plugin (a name found twice is used from the first, the others are shadowed)."""
+    from mmgenre.recipe_catalog import list_recipes as catalog
+
+    rows = [{"name": r.name, "source": r.source, "path": str(r.path), "shadowed_by": r.shadowed_by} for r in catalog()]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        row["source"] += f" (shadowed by {row['shadowed_by']})" if row["shadowed_by"] else ""
+    print_table(rows, ["name", "source", "path"])
 
 
 COMMANDS = [recipe_group]

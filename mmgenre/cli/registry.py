@@ -43,12 +43,19 @@ def list_components(kind: str | None, as_json: bool) -> None:
 @click.command("plugins")
 @json_option
 def list_plugins(as_json: bool) -> None:
-    """List loaded plugins: name, package, version and the hooks they implement."""
+    """List installed plugins: name, package, version, hooks, and whether each is loaded (with the reason when
+    it is left out: it failed to import or in a hook, or a name it registers is taken)."""
     plugins = [vars(p) for p in Registry.from_entry_points().plugins]
     if as_json:
         print_json(plugins)
         return
-    print_table([{**p, "hooks": ", ".join(p["hooks"])} for p in plugins], ["name", "package", "version", "hooks"])
+    rows = [{**p, "hooks": ", ".join(p["hooks"]), "status": p["status"]} for p in plugins]
+    print_table(rows, ["name", "package", "version", "status", "hooks"])
+    left_out = [p for p in plugins if p["status"] != "ok"]
+    if left_out:
+        click.echo("\nLeft out (the other plugins work without them):")
+        for plugin in left_out:
+            click.echo(f"  {plugin['name']} ({plugin['package']} {plugin['version']}): {plugin['reason']}")
 
 
 COMMANDS = [list_components, list_plugins]

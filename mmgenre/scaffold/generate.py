@@ -3,6 +3,7 @@ its entry point, tests that run mmgenre.testing's checks, and a README."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -13,10 +14,13 @@ from string import Template
 from mmgenre import __version__
 from mmgenre.components import KINDS
 from mmgenre.errors import MmgenreError
+from mmgenre.files.errors import WriteError
+from mmgenre.files.reader import ReadError, read_text
 from mmgenre.files.writer import OutputFolder
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 SUFFIX = ".tmpl"
+MAX_TEMPLATE_BYTES = 1_000_000  # a generated file is a few kB
 DEPENDENCIES = {"ocr": ["mmgenre", "pytesseract"]}
 USAGE = {
     "default": "mmgenre train paper-offline --data DATA --set {key}.name={name}",
@@ -58,15 +62,44 @@ def new_plugin(kind: str, name: str, folder: Path) -> NewPlugin:
     root = files("mmgenre.scaffold") / "templates"
     if not (root / kind).is_dir():
         raise MmgenreError(f"there is no scaffold for {KINDS[kind].plural} yet (mmgenre/scaffold/templates/{kind})")
-    output = OutputFolder(folder, "plugin", option="DIR")  # never over a package, even one we wrote:
-    output.claim(overwrite=False, hint="choose a new folder (it may hold your edits)")
-    for part in ("common", kind):
-        for template, relative in walk(root / part):
-            name = relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX)
-            text = Template(template.read_text(encoding="utf-8")).substitute(values)
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            plugin.files.append(output.write(name, text))
+    texts = {
+        relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX): Template(
+            template.read_text(encoding="utf-8")
+        ).substitute(values)
+        for part in ("common", kind)
+        for template, relative in walk(root / part)
+    }
+    output = OutputFolder(folder, "plugin", option="DIR")
+    check_unchanged(output, texts)  # our own package again: only while it is as we wrote it
+    output.claim(overwrite=True)
+    for name, text in texts.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        plugin.files.append(output.write(name, text))
     return plugin
+
+
+def check_unchanged(output: OutputFolder, texts: dict[str, str]) -> None:
+    """A folder `plugin new` wrote may be written again (after an interrupted run, or to start over) as long as
+    every file it wrote there is still what this command writes now: edits are never overwritten."""
+    if not output.is_ours():
+        return
+    changed = []
+    for name in sorted(output.owned()):
+        path = output.path / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            same = read_text(path, MAX_TEMPLATE_BYTES) == texts.get(name)
+        except ReadError:
+            same = False
+        if not same:
+            changed.append(name)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise WriteError(
+            f"DIR {output.path} holds a plugin package written by `mmgenre plugin new` whose files differ from "
+            f"this one's ({shown}: edited, or another kind or name): choose a new folder; your edits are kept"
+        )
 
 
 def template_values(plugin: NewPlugin) -> dict[str, str]:

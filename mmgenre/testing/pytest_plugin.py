@@ -13,6 +13,7 @@ imported unless a test asks for `mmgenre_check`.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -33,8 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         dest="mmgenre_plugins",
         metavar="NAME",
-        help="check the components of this mmgenre plugin in tests taking `mmgenre_check` (repeatable; "
-        "overrides the mmgenre_plugins ini setting)",
+        help="check the components of this mmgenre plugin (its entry-point name, distribution or import package) "
+        "in tests taking `mmgenre_check` (repeatable; overrides the mmgenre_plugins ini setting)",
     )
     parser.addini("mmgenre_plugins", "mmgenre plugins whose components `mmgenre_check` tests check", type="args")
 
@@ -94,9 +95,14 @@ class ConformanceSession:
         return cases
 
     def plugin_name(self, name: str, origin: str) -> str:
-        """The entry-point name of a plugin named by entry point or by package."""
+        """The entry-point name of a plugin named by its entry point, its distribution (`mmgenre-my-head`) or its
+        import package (`mmgenre_my_head`); case, '-', '_' and '.' don't matter."""
         for info in self.registry.plugins:
-            if name in (info.name, info.package):
+            if normalised(name) in {normalised(n) for n in plugin_names(info)}:
+                if not info.loaded:
+                    pytest.fail(
+                        f"the mmgenre plugin '{info.name}' ({origin}) is left out: {info.reason}", pytrace=False
+                    )
                 return info.name
         installed = ", ".join(f"{p.name} ({p.package})" for p in self.registry.plugins)
         pytest.fail(
@@ -118,6 +124,15 @@ class ConformanceSession:
     def close(self) -> None:
         self.worker.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def plugin_names(info: Any) -> list[str]:
+    """What a plugin can be called: its entry-point name, its distribution and the package its entry point imports."""
+    return [info.name, info.package, info.module.split(":")[0].split(".")[0]]
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def requested_plugins(metafunc: pytest.Metafunc) -> tuple[list[str], str]:

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 
 from mmgenre.components import KINDS, FusionContext
-from mmgenre.errors import RunError
+from mmgenre.errors import RunError, UnknownComponentError
 from mmgenre.recipe import ResolvedRecipe, resolve_recipe
 from mmgenre.registry import Registry
 from mmgenre.training.ensemble import build_model
 from mmgenre.training.run_folder import RunFolder, RunInfo
+from mmgenre.training.run_info import install_hint
 
 
 @dataclass
@@ -30,6 +31,8 @@ def load_trained(path: str, device: str = "cpu", registry: Registry | None = Non
     if not run.path.is_dir():
         raise RunError(f"run folder {run.path} does not exist")
     info = run.info()
+    registry = registry or Registry.from_entry_points()
+    check_installed(run, info, registry)
     recipe = resolve_recipe(run.recipe_data(), str(run.path / "recipe.yaml"), registry=registry)
     if recipe.labels != info.labels:
         raise RunError(
@@ -49,6 +52,19 @@ def load_trained(path: str, device: str = "cpu", registry: Registry | None = Non
 FEATURE_MAKERS = ("ocr", "image_encoder", "text_encoder")
 
 
+def check_installed(run: RunFolder, info: RunInfo, registry: Registry) -> None:
+    """A component the run was trained with that no loaded plugin provides is named with the package and version
+    run.json recorded, and how to install it."""
+    for key, then in info.components.items():
+        name = then.get("name")
+        if key not in KINDS or not isinstance(name, str) or provides(registry, key, name):
+            continue
+        raise RunError(
+            f"{run.path} was trained with the {KINDS[key].label} '{name[:100]}', which no installed plugin provides: "
+            f"{install_hint(then)}{registry.left_out_note()}"
+        )
+
+
 def check_components(run: RunFolder, info: RunInfo, recipe: ResolvedRecipe) -> None:
     """A component whose outputs changed since training is named, with both sides: feature makers (OCR,
     encoders) by fingerprint (version and output-relevant params); heads and losses by version (a new param
@@ -66,3 +82,12 @@ def check_components(run: RunFolder, info: RunInfo, recipe: ResolvedRecipe) -> N
             f"{now['package_version']} (fingerprint {now['fingerprint']}). Its features no longer match the trained "
             "head: train again, or install the version the run was trained with"
         )
+
+
+def provides(registry: Registry, kind: str, name: str) -> bool:
+    """Whether a loaded plugin provides the component (under its name or an alias of it)."""
+    try:
+        registry.get(kind, name)
+    except UnknownComponentError:
+        return False
+    return True

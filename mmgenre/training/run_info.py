@@ -107,3 +107,15 @@ class RunInfo(FileSchema):
             return validate(cls, data, where)
         except ReadError as error:
             raise RunError(str(error)) from None
+
+
+def install_hint(source: dict[str, Any]) -> str:
+    """Where a component recorded in run.json came from and how to install it: the package and version."""
+    package, version = str(source.get("package", "?"))[:100], str(source.get("package_version", "?"))[:40]
+    plugin = str(source.get("plugin", "?"))[:100]
+    if package == "?":
+        return "run.json does not say which package provided it"
+    if package == "mmgenre":
+        return f"it came with mmgenre {version} itself (plugin '{plugin}'): install mmgenre=={version}"
+    pin = f"=={version}" if version != "?" else ""
+    return f"it came from the package {package} {version} (plugin '{plugin}'): pip install '{package}{pin}'"
