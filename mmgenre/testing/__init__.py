@@ -9,7 +9,7 @@
 
 from mmgenre.testing.contract import Check, CheckSkipped, ConformanceError
 from mmgenre.testing.runner import check_component, checks_for
-from mmgenre.testing.samples import blank_poster, poster, write_labels_csv, write_posters
+from mmgenre.testing.samples import blank_poster, draw_poster, poster, write_labels_csv, write_posters
 
 __all__ = [
     "Check",
@@ -18,6 +18,7 @@ __all__ = [
     "blank_poster",
     "check_component",
     "checks_for",
+    "draw_poster",
     "poster",
     "write_labels_csv",
     "write_posters",

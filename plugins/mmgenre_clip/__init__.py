@@ -1,6 +1,6 @@
 """CLIP encoders (open_clip and Hugging Face transformers) as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_clip.hf_clip import HfClipImage, HfClipText
 from mmgenre_clip.open_clip_encoders import OpenClipImage, OpenClipText
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params, TextEncoder
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ImageEncoder, Params, TextEncoder
 from mmgenre_clip.hub import LocalWeights, check_local, hub_reachable, weights_unavailable
 from mmgenre_clip.preprocess import OPENAI_MEAN, OPENAI_STD, clip_preprocessing, clip_transform
 from mmgenre_clip.shared import Loaded, SharedModels

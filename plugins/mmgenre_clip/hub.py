@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

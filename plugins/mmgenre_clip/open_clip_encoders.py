@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params, TextEncoder
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ImageEncoder, Params, TextEncoder
 from mmgenre_clip.hub import LocalWeights, check_local, hub_reachable, offline_hub, weights_unavailable
 from mmgenre_clip.preprocess import clip_preprocessing, clip_transform
 from mmgenre_clip.shared import Loaded, SharedModels

@@ -1,6 +1,6 @@
 """Dataset sources: a folder with labels.csv (the `folder` source) and a CSV manifest pointing anywhere."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_datasets.sources import FolderSource, ManifestSource
 
 

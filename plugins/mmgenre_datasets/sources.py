@@ -6,9 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from mmgenre.components import DatasetSource, Params
-from mmgenre.data.dataset import PosterDataset, load_dataset, read_labels_csv
-from mmgenre.errors import DatasetError
+from mmgenre.api import DatasetError, DatasetSource, Params, PosterDataset, load_dataset, read_labels_csv
 
 
 class FolderParams(Params):

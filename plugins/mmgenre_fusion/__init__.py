@@ -1,6 +1,6 @@
 """Fusion heads: the paper's cross-attention + SMSAM head and the baselines it must beat."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_fusion.components import (
     ConcatHead,
     CrossAttentionSmsamHead,

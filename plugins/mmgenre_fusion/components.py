@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mmgenre.components import FusionContext, FusionHead, Params
-from mmgenre.errors import RecipeError
+from mmgenre.api import FusionContext, FusionHead, Params, RecipeError
 
 
 class CrossAttentionSmsamParams(Params):

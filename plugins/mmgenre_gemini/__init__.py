@@ -1,6 +1,6 @@
 """Gemini OCR (the paper's engine) through Google's `google-genai` SDK, as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_gemini.engine import GeminiOcr
 
 

@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from mmgenre.components import OcrEngine, OcrResult, Params, Word
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, OcrEngine, OcrResult, Params, Word
 from mmgenre_gemini.rate_limit import RateLimiter
 
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")

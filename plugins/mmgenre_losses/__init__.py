@@ -1,6 +1,6 @@
 """Multi-label losses (ASL, BCE, focal) as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_losses.components import AsymmetricLoss, BinaryCrossEntropy, FocalLoss
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mmgenre.components import Loss, Params
+from mmgenre.api import Loss, Params
 
 
 class AslParams(Params):
@@ -53,7 +53,7 @@ class BinaryCrossEntropy(Loss):
             weight = ((1 - rate) / rate).clamp(max=p.max_pos_weight)
         elif isinstance(p.pos_weight, list):
             if len(p.pos_weight) != len(positive_rate):
-                from mmgenre.errors import RecipeError
+                from mmgenre.api import RecipeError
 
                 raise RecipeError(
                     f"loss.params.pos_weight has {len(p.pos_weight)} values for {len(positive_rate)} genres"

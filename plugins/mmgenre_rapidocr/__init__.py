@@ -1,6 +1,6 @@
 """RapidOCR (PaddleOCR's PP-OCR models in ONNX, bundled with the package) as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_rapidocr.engine import RapidOcr
 
 

@@ -18,8 +18,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from mmgenre.components import OcrEngine, OcrResult, Params, Word
-from mmgenre.data.images import upscale
+from mmgenre.api import OcrEngine, OcrResult, Params, Word, upscale
 from mmgenre_rapidocr.glued_words import split_glued_words
 
 LEGACY = {"det_side": 736, "min_text_height": 0, "rec_batch": 6, "rec_min_width": 320, "angle_classifier": True}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import suppress
 from pathlib import Path
 
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError
 
 CUDA = "CUDAExecutionProvider"
 GPU_HINT = "device 'cuda' needs onnxruntime-gpu in place of onnxruntime: pip install 'mmgenre[gpu]'"

@@ -1,6 +1,6 @@
 """Tesseract OCR (the Debian `tesseract-ocr` package, through pytesseract) as an mmgenre plugin."""
 
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import hookimpl
 from mmgenre_tesseract.engine import TesseractOcr
 
 

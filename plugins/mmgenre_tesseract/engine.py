@@ -8,9 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mmgenre.components import OcrEngine, OcrResult, Params, Word
-from mmgenre.data.images import upscale
-from mmgenre.errors import ComponentUnavailableError
+from mmgenre.api import ComponentUnavailableError, OcrEngine, OcrResult, Params, Word, upscale
 
 INSTALL = "install it with `apt-get install tesseract-ocr` (Debian/Ubuntu) or `brew install tesseract`"
 
