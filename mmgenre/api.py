@@ -4,11 +4,13 @@
 
 Plugins (the built-in ones included) import only this module and `mmgenre.testing`; the rest of mmgenre is
 internal and may change in any release. What is here follows the policy in docs/api.md: a name is removed or
-changed incompatibly only after a release in which it warns. The import contracts in pyproject.toml
+changed incompatibly only after a release in which it warns. The import contracts in .importlinter
 (`lint-imports`) keep plugins to this module. Importing it is light: no torch, no model libraries.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from mmgenre import DEFAULT_GENRES
 from mmgenre.components import (
@@ -95,3 +97,14 @@ __all__ = [
     "MmgenreError",
     "RecipeError",
 ]
+
+_RENAMED: dict[str, str] = {}  # old name -> new name, importable for a release after a rename (docs/api.md)
+
+
+def __getattr__(name: str) -> object:
+    """An old name of the API still gives its object for a release, with a DeprecationWarning naming the new one."""
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"mmgenre.api.{name} is now mmgenre.api.{new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module 'mmgenre.api' has no attribute {name!r}")

@@ -7,6 +7,7 @@ import difflib
 import logging
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import EntryPoint, entry_points
@@ -77,6 +78,10 @@ class NameClash(RegistryError):
     """Two plugins register the same name in one kind."""
 
 
+class ComponentRenamedWarning(FutureWarning):
+    """A recipe or command used a component's old name (an alias): shown to users, unlike DeprecationWarning."""
+
+
 COMPONENT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # in recipes, cache namespaces and paths
 
 
@@ -105,6 +110,7 @@ class Registry:
         self.plugin_manager = plugin_manager
         self.plugins = plugins
         self._by_kind: dict[str, dict[str, Registered]] = {kind: {} for kind in KINDS}
+        self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # old name -> new name
         self._recipes: dict[str, PluginRecipe] = {}
         calls = hook_calls(plugin_manager)
         by_name = {p.name: p for p in plugins}
@@ -178,6 +184,22 @@ class Registry:
                 f"'{other}' and '{plugin}'. Pick another name in one of them:"
             )
         table[component.name] = Registered(component, plugin)
+        self._add_aliases(kind, plugin, component)
+
+    def _add_aliases(self, kind: str, plugin: str, component: type[Component]) -> None:
+        """Old names a renamed component still answers to for a release (`aliases`, see docs/api.md)."""
+        label, aliases = KINDS[kind].label, self._aliases[kind]
+        if component.name in aliases:
+            raise RegistryError(
+                f"{label} '{component.name}' from plugin '{plugin}' is an old name of '{aliases[component.name]}'"
+            )
+        for alias in component.aliases:
+            if not (isinstance(alias, str) and COMPONENT_NAME.match(alias)) or alias == component.name:
+                raise RegistryError(f"plugin '{plugin}' gave {label} '{component.name}' a bad alias {alias!r}")
+            if alias in self._by_kind[kind] or alias in aliases:
+                taken = aliases.get(alias, alias)
+                raise RegistryError(f"{label} alias '{alias}' of '{component.name}' ('{plugin}') is taken by '{taken}'")
+            aliases[alias] = component.name
 
     @classmethod
     def from_entry_points(cls) -> Registry:
@@ -195,6 +217,15 @@ class Registry:
         table = self._by_kind[kind]
         if name in table:
             return table[name].component
+        if name in self._aliases[kind]:
+            renamed = self._aliases[kind][name]
+            warnings.warn(
+                f"{kind_label(kind)} '{name}'{f' at {where}' if where else ''} is now called '{renamed}': "
+                f"use the new name, the old one will stop working in a future release",
+                ComponentRenamedWarning,
+                stacklevel=2,
+            )
+            return table[renamed].component
         available = self.names(kind)
         at = f" at {where}" if where else ""
         raise UnknownComponentError(

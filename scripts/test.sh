@@ -10,4 +10,11 @@ if ! command -v chromium >/dev/null 2>&1; then  # the report test renders the HT
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 export HF_HUB_OFFLINE=1 PATH="$PWD/.venv/bin:$PATH"
+# the import contracts first (.importlinter, docs/api.md): mmgenre's layers, plugins on mmgenre.api only, no cycles
+if ! contracts=$(.venv/bin/lint-imports --no-logo --no-cache .importlinter 2>&1); then
+  echo "$contracts" >&2
+  echo "test: the import contracts are broken (lint-imports, above)" >&2
+  exit 1
+fi
+echo "test: import $(grep -o 'Contracts: .*' <<<"$contracts")" >&2
 exec .venv/bin/python -m pytest "$@"

@@ -38,6 +38,8 @@ class Component(ABC):  # noqa: B024 (the kinds below declare the abstract method
     requires_modules: ClassVar[tuple[str, ...]] = ()
     requires_executables: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = ""
+    # Old names that still find this component for a release after a rename, with a warning (docs/api.md).
+    aliases: ClassVar[tuple[str, ...]] = ()
     # Params that never change the component's outputs (batch sizes, timeouts...): not in cache keys.
     cache_exempt: ClassVar[frozenset[str]] = frozenset()
     # Params added after the component's outputs were first cached: left out of the identity while they hold
