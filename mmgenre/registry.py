@@ -111,6 +111,7 @@ class Registry:
         self.plugins = plugins
         self._by_kind: dict[str, dict[str, Registered]] = {kind: {} for kind in KINDS}
         self._aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # old name -> new name
+        self._warned: set[tuple[str, str]] = set()  # (kind, old name) already warned about: once per registry
         self._recipes: dict[str, PluginRecipe] = {}
         calls = hook_calls(plugin_manager)
         by_name = {p.name: p for p in plugins}
@@ -219,12 +220,14 @@ class Registry:
             return table[name].component
         if name in self._aliases[kind]:
             renamed = self._aliases[kind][name]
-            warnings.warn(
-                f"{kind_label(kind)} '{name}'{f' at {where}' if where else ''} is now called '{renamed}': "
-                f"use the new name, the old one will stop working in a future release",
-                ComponentRenamedWarning,
-                stacklevel=2,
-            )
+            if (kind, name) not in self._warned:
+                self._warned.add((kind, name))
+                warnings.warn(
+                    f"{kind_label(kind)} '{name}'{f' at {where}' if where else ''} is now called '{renamed}': "
+                    f"use the new name, the old one will stop working in a future release",
+                    ComponentRenamedWarning,
+                    stacklevel=2,
+                )
             return table[renamed].component
         available = self.names(kind)
         at = f" at {where}" if where else ""

@@ -168,6 +168,23 @@ def test_an_old_name_finds_the_renamed_component_with_a_warning_naming_the_new_o
     assert issubclass(ComponentRenamedWarning, FutureWarning)  # shown to users by default
 
 
+def test_a_recipe_naming_an_old_name_resolves_to_the_renamed_component_warning_once():
+    from mmgenre.recipe import load_recipe
+    from mmgenre.registry import load_plugins
+
+    manager, plugins = load_plugins()
+    manager.register(_registering_losses(RenamedLoss), name="renamer")
+    registry = Registry(manager, plugins)
+    with pytest.warns(ComponentRenamedWarning) as caught:
+        recipe = load_recipe("paper-offline", ["loss.name=old-loss"], registry=registry)
+    assert [str(w.message) for w in caught if w.category is ComponentRenamedWarning] == [
+        "loss 'old-loss' at loss.name (--set loss.name=old-loss) is now called 'new-loss': "
+        "use the new name, the old one will stop working in a future release"
+    ]
+    assert isinstance(recipe.loss, RenamedLoss)
+    assert recipe.provenance["loss"]["name"] == "new-loss"
+
+
 RENAMED_IN_A_SCRIPT = """
 import pluggy
 from mmgenre import hookspecs
