@@ -82,6 +82,14 @@ def test_built_in_plugins_import_only_the_public_api(plugin):
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
+def test_the_example_third_party_plugin_imports_only_the_public_api():
+    sources = sorted((ROOT / "tests" / "plugin_example").rglob("*.py"))
+    assert sources
+    assert {str(p.relative_to(ROOT)): sorted(set(mmgenre_imports(p.read_text())) - PUBLIC) for p in sources} == {
+        str(p.relative_to(ROOT)): [] for p in sources
+    }
+
+
 def test_scaffold_templates_import_only_the_public_api():
     templates = sorted(TEMPLATES.rglob("*.py.tmpl"))
     assert len(templates) >= 10

@@ -2,8 +2,7 @@
 
 from pydantic import Field
 
-from mmgenre.components import FusionContext, FusionHead, Params
-from mmgenre.hookspecs import hookimpl
+from mmgenre.api import FusionContext, FusionHead, Params, hookimpl
 
 
 class LinearProbeParams(Params):
