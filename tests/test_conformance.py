@@ -14,7 +14,7 @@ from PIL import Image, ImageStat
 
 from mmgenre.testing.samples import POSTER_TITLE
 
-BUILT_IN = ("tesseract", "rapidocr", "easyocr", "gemini", "clip", "offline-encoders", "fusion", "losses", "datasets")
+BUILT_IN = ("tesseract", "rapidocr", "easyocr", "gemini", "clip", "offline-encoders", "fusion", "losses", "datasets", "models")
 
 pytestmark = [pytest.mark.slow, pytest.mark.mmgenre_plugins(*BUILT_IN)]
 

@@ -24,6 +24,7 @@ PACKAGES = {  # KIND as typed on the command line -> component name
     "losses": "kit-loss",
     "executor": "kit-executor",
     "store": "kit-store",
+    "model": "kit-model",
 }
 
 
@@ -32,12 +33,13 @@ def pip(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory) -> dict[str, Path]:
+def packages(tmp_path_factory, tiny_run) -> dict[str, Path]:
     """The generated packages (name -> folder), installed editable for this module only."""
     root = tmp_path_factory.mktemp("scaffold")
     folders = {}
     for kind, name in PACKAGES.items():
-        result = run_cli("plugin", "new", kind, name, root / name)
+        packaged = ["--from", tiny_run[0]] if kind == "model" else []  # a model packages a run
+        result = run_cli("plugin", "new", kind, name, root / name, *packaged)
         assert result.exit_code == 0, result.output
         folders[name] = root / name
     editable = [arg for folder in folders.values() for arg in ("-e", str(folder))]
@@ -151,6 +153,27 @@ def test_a_recipe_trains_with_every_generated_component(packages, tmp_path):
     assert metrics["val"]["posters"] > 0 and 0 <= metrics["val"]["macro_f1"] <= 1
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert {value["package"] for value in run["components"].values()} == {
-        f"mmgenre-{name}" for name in PACKAGES.values() if name not in ("kit-dataset", "kit-executor", "kit-store")
+        f"mmgenre-{name}"
+        for name in PACKAGES.values()
+        if name not in ("kit-dataset", "kit-executor", "kit-store", "kit-model")
     }  # executors and stores are chosen per command: they leave the features, and so the run, unchanged
     assert run["data"] == {"name": "kit-dataset", "params": {"path": str(listing)}}
+
+
+@pytest.mark.slow
+def test_a_packaged_model_is_used_by_name(packages, tiny_run, tmp_path):
+    models = {
+        m["name"]: m
+        for m in json.loads(subprocess.run([MMGENRE, "models", "--json"], capture_output=True, text=True).stdout)
+    }
+    assert models["kit-model"]["source"].startswith("mmgenre-kit-model 0.1.0")
+    assert models["kit-model"]["test_macro_f1"] == tiny_run[1]["test"]["macro_f1"]
+    poster = POSTERS / poster_rows(1)[0]["file"]
+    by_name = subprocess.run([MMGENRE, "predict", "kit-model", poster, "--json"], capture_output=True, text=True)
+    by_path = subprocess.run([MMGENRE, "predict", tiny_run[0], poster, "--json"], capture_output=True, text=True)
+    assert by_name.returncode == 0, by_name.stderr[-2000:]
+    named, pathed = json.loads(by_name.stdout), json.loads(by_path.stdout)
+    assert named["model"].startswith("model kit-model (mmgenre-kit-model")
+    assert named["predictions"][0]["scores"] == pathed["predictions"][0]["scores"]  # the same run, packaged
+    card = subprocess.run([MMGENRE, "models", "kit-model"], capture_output=True, text=True).stdout
+    assert "# Model card: kit-model" in card and f"{tiny_run[1]['test']['macro_f1']:.3f}" in card

@@ -109,6 +109,7 @@ COMMAND_MODULES = (
     "bench",
     "report",
     "serve",
+    "models",
     "export",
     "plugin",
 )

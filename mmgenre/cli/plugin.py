@@ -21,8 +21,15 @@ def plugin_group() -> None:
 @click.argument("kind", type=click.Choice(sorted(ONE_KIND)), metavar="KIND")
 @click.argument("name")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path), metavar="[DIR]")
+@click.option(
+    "--from",
+    "run",
+    metavar="RUN",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="For a model: the run folder to package (its weights, recipe, thresholds, metrics and model card).",
+)
 @json_option
-def new(kind: str, name: str, folder: Path | None, as_json: bool) -> None:
+def new(kind: str, name: str, folder: Path | None, run: Path | None, as_json: bool) -> None:
     """A plugin package for the component NAME of KIND, in DIR (default ./mmgenre-NAME): the component with a
     working default implementation, its entry point, tests running mmgenre.testing's checks, and a README.
 
@@ -34,7 +41,9 @@ def new(kind: str, name: str, folder: Path | None, as_json: bool) -> None:
     problem = check_name(name) or taken(key, name)
     if problem:
         raise click.BadParameter(problem, param_hint="NAME")
-    plugin = new_plugin(key, name, folder or Path(f"mmgenre-{name}"))
+    if (key == "model") != (run is not None):
+        raise click.UsageError("--from RUN is required for a model, and only for a model")
+    plugin = new_plugin(key, name, folder or Path(f"mmgenre-{name}"), run)
     files = [str(path.relative_to(plugin.folder)) for path in plugin.files]
     if as_json:
         print_json({**vars(plugin), "folder": str(plugin.folder), "files": files})

@@ -11,7 +11,7 @@ from mmgenre.cli.runtime import load_predictor, runtime_option
 
 
 @click.command("serve")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("run", required=False, metavar="[RUN|MODEL]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -44,7 +44,7 @@ from mmgenre.cli.runtime import load_predictor, runtime_option
     help="Seconds a request body may take to arrive; a slower client gets 408 and its connection closed.",
 )
 def serve_command(
-    run: str,
+    run: str | None,
     host: str,
     port: int,
     device: str,
@@ -59,7 +59,8 @@ def serve_command(
     ocr_workers: int | None,
     read_timeout: float,
 ) -> None:
-    """Serve a trained RUN over HTTP: POST /v1/predict, GET /v1/model, /healthz, /docs, and a web page at /."""
+    """Serve a trained RUN or installed MODEL (default: the bundled offline-best) over HTTP: POST /v1/predict,
+    GET /v1/model, /healthz, /docs, and a web page at /."""
     from mmgenre.serve import require_serve_extra
 
     require_serve_extra()
@@ -72,21 +73,29 @@ def serve_command(
     limits = ServeLimits(round(max_upload_mb * MB), max_files, batch_window_ms, max_batch, read_timeout)
     check_port(host, port)  # before the model loads: a port in use is said at once
     from mmgenre.registry import Registry
+    from mmgenre.training.installed_models import find_model
 
     registry = Registry.from_entry_points()
+    model = find_model(run, registry)
     runner = open_executor(executor, executor_opts, registry)
     cache = open_store(cache_dir, registry, read_only=True) if cache_dir else None
     workers = ocr_workers or default_workers()
     with (
         runner,
         load_predictor(
-            runtime, run, device=device, registry=registry, ocr_workers=workers, executor=cluster_executor(runner)
+            runtime,
+            str(model.path),
+            device=device,
+            registry=registry,
+            ocr_workers=workers,
+            executor=cluster_executor(runner),
         ) as predictor,
     ):
         seconds = warm_up(predictor)
         app = create_app(predictor, limits, cache=cache)
         click.echo(
-            f"serving {run} on http://{host}:{port} (device {predictor.device}, ready in {seconds:.1f} s)", err=True
+            f"serving {model.describe()} on http://{host}:{port} (device {predictor.device}, ready in {seconds:.1f} s)",
+            err=True,
         )
         run_until_stopped(app, host, port)
     if cache is not None:

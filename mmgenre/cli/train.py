@@ -111,7 +111,7 @@ device_option = click.option(
 
 
 @click.command("eval")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("run", metavar="RUN|MODEL")
 @data_option
 @store_option
 @executor_options
@@ -134,47 +134,67 @@ def eval_command(
     device: str,
     as_json: bool,
 ) -> None:
-    """Evaluate a trained RUN on --data (default: the data it was trained on)."""
+    """Evaluate a trained RUN, or an installed MODEL, on --data (default: the data it was trained on).
+
+    The metrics are saved beside a run folder (eval-SPLIT.json); an installed model's folder is left alone."""
     from mmgenre.evaluation.evaluate import evaluate_run
     from mmgenre.evaluation.slices import slice_metrics
+    from mmgenre.features.ocr_stage import default_workers
     from mmgenre.features.store_url import open_store
     from mmgenre.predictor import Predictor
     from mmgenre.registry import Registry
+    from mmgenre.training.installed_models import find_model
     from mmgenre.training.run_folder import RunFolder
 
+    registry = Registry.from_entry_points()
+    model = find_model(run, registry)
     on = f"{dataset_label(data_dir)}-" if data_dir else ""  # other data than the run's own
     name = f"eval-{on}{split}" + (f"-w{resize_to}" if resize_to else "") + (f"-by-{slice_by}" if slice_by else "")
-    RunFolder(run).check_result(f"{name}.json")  # before any work: the results can be written there
-    registry = Registry.from_entry_points()
+    if not model.packaged:
+        RunFolder(run).check_result(f"{name}.json")  # before any work: the results can be written there
     runner = open_executor(executor, executor_opts, registry)
     with (
         open_store(cache_dir, registry) as cache,
         runner,
         Predictor.load(
-            run, device=device, store=cache, registry=registry, executor=cluster_executor(runner)
+            model.path,
+            device=device,
+            store=cache,
+            registry=registry,
+            ocr_workers=default_workers(),  # the same OCR worker pool as `features`
+            executor=cluster_executor(runner),
         ) as predictor,
     ):
         evaluation = evaluate_run(predictor, data_dir, registry, split=split, resize_to=resize_to)
     metrics = evaluation.metrics
     if slice_by:
         metrics["slices"] = {"by": slice_by, "groups": slice_metrics(evaluation, slice_by)}
-    saved = RunFolder(run).write_json(f"{name}.json", metrics)
+    saved = None if model.packaged else RunFolder(run).write_json(f"{name}.json", metrics)
     if as_json:
         print_json(metrics)
         return
-    click.echo(f"{run} on {data_dir or 'its training data'} ({split} split, {metrics['posters']} posters):")
+    click.echo(
+        f"{model.describe()} on {data_dir or 'its training data'} ({split} split, {metrics['posters']} posters):"
+    )
     print_table(metric_rows(metrics))
     click.echo("\nper genre (tuned thresholds):")
     print_table(genre_rows(metrics["tuned"]["per_genre"]))
     if slice_by:
         click.echo(f"\nby {slice_by}:")
         print_table([{"slice": g["slice"], "posters": g["posters"], **pick(g)} for g in metrics["slices"]["groups"]])
-    click.echo(f"\nwritten to {saved}", err=True)
+    if saved is not None:
+        click.echo(f"\nwritten to {saved}", err=True)
 
 
 @click.command("predict")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.argument("posters", nargs=-1)
+@click.argument("items", nargs=-1, metavar="[RUN|MODEL] [POSTERS]...")
+@click.option(
+    "--model",
+    "model_name",
+    metavar="RUN|MODEL",
+    help="A run folder or an installed model (`mmgenre models`) [default: the first argument when it names one, "
+    "else the bundled offline-best].",
+)
 @click.option(
     "--data", "data", help="A folder of posters (searched recursively) or a list file (.txt, or .csv with `file`)."
 )
@@ -187,8 +207,8 @@ def eval_command(
 @runtime_option
 @json_option
 def predict_command(
-    run: str,
-    posters: tuple[str, ...],
+    items: tuple[str, ...],
+    model_name: str | None,
     data: str | None,
     out: str | None,
     cache_dir: str | None,
@@ -198,27 +218,30 @@ def predict_command(
     runtime: str,
     as_json: bool,
 ) -> None:
-    """Predict the genres of POSTERS (files), or of every poster in --data, with a trained RUN (or, with
-    --runtime onnx, a model exported by `mmgenre export`)."""
+    """Predict the genres of POSTERS (files), or of every poster in --data, with a trained RUN, an installed
+    MODEL (default: the bundled offline-best) or, with --runtime onnx, a model exported by `mmgenre export`."""
     from mmgenre.batch_prediction import poster_files, predict_to_file
     from mmgenre.data.skips import SkipLog
     from mmgenre.errors import MmgenreError
     from mmgenre.features.ocr_stage import default_workers
     from mmgenre.features.store_url import open_store
     from mmgenre.registry import Registry
+    from mmgenre.training.installed_models import split_model_argument
 
+    registry = Registry.from_entry_points()
+    model, posters = split_model_argument(items, model_name, registry)
     files = [Path(p) for p in posters] + (poster_files(Path(data)) if data else [])
     if not files:
         raise click.UsageError("give POSTERS or --data")
     workers = default_workers() if len(files) > 8 else 1
-    registry = Registry.from_entry_points()
+    click.echo(f"predicting with {model.describe()}", err=True)
     runner = open_executor(executor, executor_opts, registry)
     with (
         open_store(cache_dir, registry) as cache,
         runner,
         load_predictor(
             runtime,
-            run,
+            str(model.path),
             device=device,
             store=cache,
             registry=registry,
@@ -234,7 +257,7 @@ def predict_command(
             results = predictor.predict(files, skips)
             report, done = {"predictions": [r.to_json() for r in results]}, len(results)
     if as_json:
-        print_json({**report, "skipped": [vars(s) for s in skips.skips]})
+        print_json({"model": model.describe(), **report, "skipped": [vars(s) for s in skips.skips]})
     elif out:
         click.echo(f"{out}: {summary.predicted:,} predicted now, {summary.already_done:,} already there")
     else:

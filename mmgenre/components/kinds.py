@@ -13,6 +13,7 @@ from mmgenre.components.encoders import ImageEncoder, TextEncoder
 from mmgenre.components.executor import Executor
 from mmgenre.components.fusion import FusionHead
 from mmgenre.components.loss import Loss
+from mmgenre.components.model import PackagedModel
 from mmgenre.components.ocr import OcrEngine
 from mmgenre.components.store import Store
 
@@ -52,6 +53,7 @@ KINDS: dict[str, Kind] = {
         Kind("loss", Loss, "loss", "losses", required=True),
         Kind("executor", Executor, "executor", "executors", in_recipe=False),
         Kind("store", Store, "feature store", "feature stores", in_recipe=False),
+        Kind("model", PackagedModel, "model", "models", in_recipe=False),
     )
 }
 

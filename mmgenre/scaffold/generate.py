@@ -15,19 +15,22 @@ from mmgenre import __version__
 from mmgenre.components import KINDS
 from mmgenre.errors import MmgenreError
 from mmgenre.files.errors import WriteError
-from mmgenre.files.reader import ReadError, read_text
+from mmgenre.files.reader import ReadError, read_bytes, read_text
 from mmgenre.files.writer import OutputFolder
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 SUFFIX = ".tmpl"
 MAX_TEMPLATE_BYTES = 1_000_000  # a generated file is a few kB
+MAX_RUN_FILE_BYTES = 2**31  # a packaged model's weights
 DEPENDENCIES = {"ocr": ["mmgenre", "pytesseract"]}
 USAGE = {
     "default": "mmgenre train paper-offline --data DATA --set {key}.name={name}",
     "dataset": "mmgenre train paper-offline --data {name}:posters.jsonl",
     "executor": "mmgenre features paper-offline --data DATA --executor {name}",
     "store": "mmgenre features paper-offline --data DATA --store {name}:FOLDER",
+    "model": "mmgenre predict {name} poster.jpg",
 }
+MODEL_FOLDER = "model"  # a packaged model's run folder, inside the package
 
 
 @dataclass
@@ -50,25 +53,29 @@ def check_name(name: str) -> str | None:
     return None
 
 
-def new_plugin(kind: str, name: str, folder: Path) -> NewPlugin:
+def new_plugin(kind: str, name: str, folder: Path, run: Path | None = None) -> NewPlugin:
     """Write the plugin package for a component of `kind` (a key of KINDS) called `name` into `folder`, which
-    must be new or empty."""
+    must be new or empty; a model packages the run folder `run`."""
     problem = check_name(name)
     if problem:
         raise ValueError(f"'{name}' can't name a plugin: {problem}")
     module = "mmgenre_" + name.replace("-", "_")
     plugin = NewPlugin(folder, kind, name, f"mmgenre-{name}", module, "".join(p.title() for p in name.split("-")))
-    values = template_values(plugin)
+    if (kind == "model") != (run is not None):
+        raise MmgenreError("a model is packaged from a run: give --from RUN (and only for a model)")
+    values = template_values(plugin) | (model_values(plugin, run) if run is not None else {})
     root = files("mmgenre.scaffold") / "templates"
     if not (root / kind).is_dir():
         raise MmgenreError(f"there is no scaffold for {KINDS[kind].plural} yet (mmgenre/scaffold/templates/{kind})")
-    texts = {
+    texts: dict[str, str | bytes] = {
         relative.replace("package/", f"{module}/", 1).removesuffix(SUFFIX): Template(
             template.read_text(encoding="utf-8")
         ).substitute(values)
         for part in ("common", kind)
         for template, relative in walk(root / part)
     }
+    if run is not None:
+        texts |= {f"{module}/{MODEL_FOLDER}/{name}": data for name, data in run_files(run).items()}
     output = OutputFolder(folder, "plugin", option="DIR")
     check_unchanged(output, texts)  # our own package again: only while it is as we wrote it
     output.claim(overwrite=True)
@@ -78,7 +85,7 @@ def new_plugin(kind: str, name: str, folder: Path) -> NewPlugin:
     return plugin
 
 
-def check_unchanged(output: OutputFolder, texts: dict[str, str]) -> None:
+def check_unchanged(output: OutputFolder, texts: dict[str, str | bytes]) -> None:
     """A folder `plugin new` wrote may be written again (after an interrupted run, or to start over) as long as
     every file it wrote there is still what this command writes now: edits are never overwritten."""
     if not output.is_ours():
@@ -88,8 +95,13 @@ def check_unchanged(output: OutputFolder, texts: dict[str, str]) -> None:
         path = output.path / name
         if not os.path.lexists(path):
             continue
+        expected = texts.get(name)
         try:
-            same = read_text(path, MAX_TEMPLATE_BYTES) == texts.get(name)
+            same = (
+                read_bytes(path, MAX_RUN_FILE_BYTES)
+                if isinstance(expected, bytes)
+                else read_text(path, MAX_TEMPLATE_BYTES)
+            ) == expected
         except ReadError:
             same = False
         if not same:
@@ -116,7 +128,34 @@ def template_values(plugin: NewPlugin) -> dict[str, str]:
         "hook": kind.hook,
         "base": kind.base.__name__,
         "dependencies": ", ".join(f'"{d}>={__version__}"' if d == "mmgenre" else f'"{d}"' for d in dependencies),
+        "package_data": "",
     }
+
+
+def model_values(plugin: NewPlugin, run: Path) -> dict[str, str]:
+    """What a model's templates say of the run it packages (read, and so checked, before anything is written)."""
+    from mmgenre.training.run_folder import RunFolder
+
+    folder = RunFolder(run)
+    labels, test = folder.info().labels, folder.metrics().get("test", {})
+    return {
+        "recipe": str(folder.recipe_data().get("name", "mmgenre")),
+        "labels": str(len(labels)),
+        "genres": ", ".join(labels),
+        "test_posters": str(test.get("posters", "no")),
+        "test_macro_f1": f"{test['macro_f1']:.3f}" if "macro_f1" in test else "not measured",
+        "package_data": f'\n[tool.setuptools.package-data]\n{plugin.module} = ["{MODEL_FOLDER}/*"]\n',
+    }
+
+
+def run_files(run: Path) -> dict[str, bytes]:
+    """The files of a run folder that a packaged model ships: those mmgenre wrote there, and its model card."""
+    from mmgenre.components.model import CARD
+    from mmgenre.training.run_folder import RunFolder
+
+    folder = RunFolder(run)
+    names = (folder.folder.owned() | {"run.json", CARD}) - {"scores.npz"}
+    return {name: read_bytes(run / name, MAX_RUN_FILE_BYTES) for name in sorted(names) if (run / name).is_file()}
 
 
 def walk(folder: Traversable, prefix: str = "") -> list[tuple[Traversable, str]]:

@@ -7,6 +7,7 @@ from mmgenre.testing.checks import (  # noqa: F401 (they declare checks)
     executor,
     fusion,
     loss,
+    model,
     ocr,
     store,
 )
