@@ -230,6 +230,7 @@ def test_a_corrupt_weights_file_is_reported(tmp_path):
         create("image_encoder", "open-clip", weights=str(bad)).load("cpu")
 
 
+@pytest.mark.slow  # more than 5 s here (kept out of `-m unit`)
 def test_unreachable_hub_fails_at_once_without_hf_hub_offline(tmp_path):
     """No HF_HUB_OFFLINE: the hub is probed (here: a closed local port) instead of retried for a minute."""
     code = (

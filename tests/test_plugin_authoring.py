@@ -66,7 +66,7 @@ def test_checks_from_a_script_with_a_main_guard_run_in_a_worker(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["pickles_to_another_process"] == "passed"
 
 
-@pytest.mark.parametrize("name", ["losses", "mmgenre_losses", "MMGENRE-LOSSES"])
+@pytest.mark.parametrize("name", ["mmgenre_losses", "Mmgenre.Losses"])
 def test_mmgenre_plugin_option_takes_the_entry_point_or_the_import_package(tmp_path, name):
     (tmp_path / "test_it.py").write_text("def test_conformance(mmgenre_check):\n    mmgenre_check()\n")
     command = [

@@ -108,6 +108,7 @@ def mmgenre_log_lines():
         logger.setLevel(level)
 
 
+@pytest.mark.slow  # more than 5 s here (kept out of `-m unit`)
 def test_a_real_ray_head_passes_the_connect_probe(ray_session):
     """The bounded pre-check before ray.init (tests/test_network.py: what it refuses) lets a real GCS through."""
     probe_cluster(ray_session, 5.0)  # raises MmgenreError when it gets no gRPC greeting

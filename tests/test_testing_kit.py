@@ -315,6 +315,7 @@ def test_a_broken_contract_fails_its_check_saying_what_and_how(component, check,
     assert found in message
 
 
+@pytest.mark.slow  # more than 5 s here (kept out of `-m unit`)
 def test_check_component_reports_every_broken_contract_at_once():
     with pytest.raises(ConformanceError) as error:
         check_component(ForgetsAParam)
@@ -324,6 +325,7 @@ def test_check_component_reports_every_broken_contract_at_once():
     assert "reads_in_a_worker_process" in str(error.value) and "reads_a_poster" not in str(error.value)
 
 
+@pytest.mark.slow  # more than 5 s here (kept out of `-m unit`)
 def test_an_unavailable_component_is_skipped_with_its_reason_and_fails_when_strict():
     outcomes = check_component(NeedsAModule)
     assert outcomes["params_reject_unknown_keys"] == "passed"  # checks that need nothing installed still run
@@ -356,6 +358,7 @@ def test_a_component_without_working_params_says_how_to_give_them():
     assert "path: Field required" in str(error.value)
 
 
+@pytest.mark.slow  # more than 5 s here (kept out of `-m unit`)
 def test_the_pytest_plugin_makes_one_test_per_check_and_component(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nmmgenre_plugins = ["losses"]\n')
     (tmp_path / "test_losses.py").write_text("def test_conformance(mmgenre_check):\n    mmgenre_check()\n")

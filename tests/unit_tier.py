@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-POSTER_NAMES = frozenset({"POSTERS", "poster_rows", "write_dataset", "posters_dir", "tiny_run", "KAGGLE", "shared"})
+# session_cache holds the features of the posters once the tests before have filled it
+POSTER_NAMES = frozenset({"POSTERS", "poster_rows", "write_dataset", "posters_dir", "tiny_run", "session_cache"})
 EXCLUDED_MARKERS = ("slow", "gpu", "network")
 
 
@@ -29,7 +30,7 @@ def names_in(node: ast.AST) -> set[str]:
         elif isinstance(child, ast.arg):
             found.add(child.arg)
         elif isinstance(child, ast.Constant) and isinstance(child.value, str) and len(child.value) < 80:
-            found.update(child.value.replace("/", " ").split())
+            found.add(child.value)
     return found
 
 
@@ -53,7 +54,12 @@ def module_users(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     definitions = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
     defs = {node.name: names_in(node) for node in tree.body if isinstance(node, definitions)}
-    top = [names_in(node) for node in tree.body if not isinstance(node, definitions | ast.Import | ast.ImportFrom)]
+    for node in tree.body:  # NAME = ... defines NAME as other definitions do
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defs.update({target.id: names_in(node) for target in targets if isinstance(target, ast.Name)})
+    plain = definitions | ast.Assign | ast.AnnAssign | ast.Import | ast.ImportFrom
+    top = [names_in(node) for node in tree.body if not isinstance(node, plain)]
     reaching = set(POSTER_NAMES) | set(conftest_users(path)) | imported_users(tree, path.parent)
     users: set[str] = set()
     while True:
