@@ -8,8 +8,9 @@ import json
 
 import pytest
 from conftest import REGISTRY, TEST_RECIPES, poster_rows, run_cli, write_dataset
+from mmgenre_executors.components import LocalExecutorComponent
 
-from mmgenre.testing import check_component
+from mmgenre.testing import ConformanceError, check_component
 
 TINY = TEST_RECIPES / "tiny.yaml"
 
@@ -69,3 +70,32 @@ def test_train_computes_its_features_on_dask(tmp_path):
     again = run_cli("features", TINY, *args)
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["computed"] == {"image_encoder": 0, "ocr": 0, "text_encoder": 0}
+
+
+class LosesLastBatch(LocalExecutorComponent):
+    """The local executor, but the last batch written to the store is lost (a broken executor)."""
+
+    name = "loses-last-batch"
+
+    def execute(self, plan, store, skips, progress=None):
+        writes: list = []
+
+        class Holding:
+            def __getattr__(self, name):
+                return getattr(store, name)
+
+            def put_many(self, namespace, items):
+                writes.append((namespace, list(items)))
+
+        computed = super().execute(plan, Holding(), skips, progress)
+        for namespace, items in writes[:-1]:
+            store.put_many(namespace, items)
+        return computed
+
+
+@pytest.mark.slow
+def test_the_executor_checks_fail_an_executor_that_loses_work():
+    with pytest.raises(ConformanceError) as failed:
+        check_component(LosesLastBatch)
+    assert "fails the check 'same_entries_as_local'" in str(failed.value)
+    assert "entries, the local executor's" in str(failed.value)

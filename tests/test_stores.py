@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from conftest import MMGENRE, POSTERS, REGISTRY, TEST_RECIPES, poster_rows, run_cli, write_dataset
 
+from mmgenre.components import Store
 from mmgenre.errors import MmgenreError
 from mmgenre.features.codec import pack
 from mmgenre.features.namespaces import Namespace
 from mmgenre.features.store_url import open_store, url_scheme
-from mmgenre.testing import check_component
+from mmgenre.testing import ConformanceError, check_component, checks_for
 
 SPACE = Namespace("image_encoder/probe/0123456789abcdef/pooled", "image_encoder", "probe", "pooled", {})
 
@@ -158,3 +159,34 @@ def test_features_on_dask_into_s3_equal_the_local_run(s3, tmp_path):
     assert set(got.arrays) == set(want.arrays)
     for name, array in want.arrays.items():
         assert np.array_equal(got.arrays[name], array), name
+
+
+class ForgetfulStore(Store):
+    """Keeps entries in this object only: a new object on the same place has none (a broken store)."""
+
+    name = "forgetful"
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self.entries: dict = {}
+
+    def register(self, namespace):
+        return namespace.name
+
+    def missing(self, namespace, keys):
+        return [key for key in dict.fromkeys(keys) if key not in self.entries.get(namespace, {})]
+
+    def get_many(self, namespace, keys):
+        mine = self.entries.get(namespace, {})
+        return {key: mine[key] for key in keys if key in mine}
+
+    def put_many(self, namespace, items):
+        self.entries.setdefault(namespace, {}).update({key: (meta, data) for key, meta, data in items})
+
+
+def test_the_store_checks_fail_a_store_that_forgets():
+    check = dict(checks_for(ForgetfulStore))["entries_come_back_unchanged"]
+    with pytest.raises(ConformanceError) as failed:
+        check()
+    assert "fails the check 'entries_come_back_unchanged'" in str(failed.value)
+    assert "a new store object found 0 of the 7 entries stored" in str(failed.value)

@@ -72,7 +72,7 @@ def ocr_task(engine, sources: list, options, namespace: str, keep: Prepare = as_
 
     result = TaskResult("ocr", len(sources))
     try:
-        engine = keep(engine, lambda e: (e.configure_process(), e.setup()))
+        engine = keep(engine, start_engine)
     except Exception as error:
         result.fatal = f"{type(error).__name__}: {error}"
         return result
@@ -86,6 +86,12 @@ def ocr_task(engine, sources: list, options, namespace: str, keep: Prepare = as_
         else:
             result.skips.append((source.key, str(source), outcome.category, outcome.detail))
     return result
+
+
+def start_engine(engine) -> None:
+    """What an OCR worker process does once: configure the process for the engine, then set it up."""
+    engine.configure_process()
+    engine.setup()
 
 
 def text_task(encoder, texts: dict[str, str], pooled, tokens, settings, keep: Prepare = as_is) -> TaskResult:

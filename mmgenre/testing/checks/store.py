@@ -42,7 +42,7 @@ def fresh_store(bench: Workbench, label: str) -> tuple[Any, dict]:
     return bench.make_from(params), params
 
 
-def write_batches(component: type, params: dict, label: str, writer: int, batches: int) -> None:
+def write_batches(component: Any, params: dict, label: str, writer: int, batches: int) -> None:
     """In a child process: `batches` batches of entries (forever when batches < 0)."""
     store = component(component.Params.model_validate(params))
     space = namespace(label)
@@ -54,7 +54,7 @@ def write_batches(component: type, params: dict, label: str, writer: int, batche
     store.close()
 
 
-def child(component: type, params: dict, label: str, writer: int, batches: int):
+def child(component: Any, params: dict, label: str, writer: int, batches: int):
     process = multiprocessing.get_context("spawn").Process(
         target=write_batches, args=(component, params, label, writer, batches), daemon=True
     )
