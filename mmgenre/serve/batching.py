@@ -149,7 +149,7 @@ class Batcher:
             predictions = self.predictor.predict(list(unique.values()), skips)
         finally:
             self.predictor.store = None  # a batch's entries are dropped with it: memory doesn't grow
-            getattr(self.predictor.executor, "latencies", []).clear()  # kept for benchmarks; a server would pile them up
+            getattr(self.predictor.executor, "latencies", []).clear()  # kept for benchmarks: a server would pile up
         outcomes = outcomes_by_key(unique, predictions, skips)
         seconds = time.perf_counter() - started
         self.counts["batches"] += 1
