@@ -152,3 +152,20 @@ def test_recipe_list_says_where_each_recipe_comes_from(cli, tmp_path, monkeypatc
     table = cli("recipe", "list").stdout.splitlines()
     assert table[0].split() == ["NAME", "SOURCE", "PATH"]
     assert any(line.startswith("paper ") and "built-in (shadowed by ./recipes)" in line for line in table)
+
+
+def test_recipe_sections_come_from_the_table_of_kinds():
+    from mmgenre.components import KINDS
+    from mmgenre.recipe import Recipe, RecipeSettings
+
+    in_recipe = {key for key, kind in KINDS.items() if kind.in_recipe}
+    assert {"executor", "store"} & set(KINDS) and not {"executor", "store"} & in_recipe  # chosen per command
+    assert set(Recipe.model_fields) - set(RecipeSettings.model_fields) == in_recipe
+    recipe = load_recipe("paper-offline")
+    assert set(recipe.components()) == in_recipe - {"dataset"}
+    assert recipe.fusion is recipe.parts["fusion"] and recipe.dataset is None
+    assert set(recipe.to_dict()) >= in_recipe - {"dataset"}
+    with pytest.raises(AttributeError):
+        recipe.executor  # noqa: B018
+    with pytest.raises(RecipeError, match="unknown key 'executor'"):
+        load_recipe("paper-offline", ["executor.name=local"])
