@@ -66,8 +66,8 @@ def test_checks_from_a_script_with_a_main_guard_run_in_a_worker(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["pickles_to_another_process"] == "passed"
 
 
-@pytest.mark.parametrize("name", ["mmgenre_losses", "Mmgenre.Losses"])
-def test_mmgenre_plugin_option_takes_the_entry_point_or_the_import_package(tmp_path, name):
+@pytest.mark.parametrize("name", ["mmgenre_losses", "Mmgenre.Losses", "mmgenre"])
+def test_mmgenre_plugin_option_takes_the_import_package_or_the_distribution(tmp_path, name):
     (tmp_path / "test_it.py").write_text("def test_conformance(mmgenre_check):\n    mmgenre_check()\n")
     command = [
         sys.executable,
@@ -89,3 +89,4 @@ def test_mmgenre_plugin_option_takes_the_entry_point_or_the_import_package(tmp_p
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_it.py::test_conformance[loss:bce:finite_scalar_with_a_gradient]" in result.stdout
+    assert ("test_conformance[fusion:concat:" in result.stdout) is (name == "mmgenre")  # a distribution: all of it

@@ -84,7 +84,8 @@ class ConformanceSession:
         from mmgenre.testing.runner import applicable
 
         cases = []
-        for plugin in [self.plugin_name(name, origin) for name in plugins]:
+        named = [plugin for name in plugins for plugin in self.plugin_names(name, origin)]
+        for plugin in dict.fromkeys(named):  # once each, in the order named
             components = [e.component for kind in KINDS for e in self.registry.entries(kind) if e.plugin == plugin]
             if not components:
                 pytest.fail(f"mmgenre plugin '{plugin}' ({origin}) registers no components", pytrace=False)
@@ -94,16 +95,15 @@ class ConformanceSession:
                     cases.append(Case(f"{bench.kind.key}:{component.name}:{check.name}", check, bench))
         return cases
 
-    def plugin_name(self, name: str, origin: str) -> str:
-        """The entry-point name of a plugin named by its entry point, its distribution (`mmgenre-my-head`) or its
-        import package (`mmgenre_my_head`); case, '-', '_' and '.' don't matter."""
-        for info in self.registry.plugins:
-            if normalised(name) in {normalised(n) for n in plugin_names(info)}:
-                if not info.loaded:
-                    pytest.fail(
-                        f"the mmgenre plugin '{info.name}' ({origin}) is left out: {info.reason}", pytrace=False
-                    )
-                return info.name
+    def plugin_names(self, name: str, origin: str) -> list[str]:
+        """The entry-point names of the plugins called `name`: an entry point, a distribution (`mmgenre-my-head`,
+        all of its plugins) or an import package (`mmgenre_my_head`); case, '-', '_' and '.' don't matter."""
+        found = [p for p in self.registry.plugins if normalised(name) in {normalised(n) for n in names_of(p)}]
+        for info in found:
+            if not info.loaded:
+                pytest.fail(f"the mmgenre plugin '{info.name}' ({origin}) is left out: {info.reason}", pytrace=False)
+        if found:
+            return [info.name for info in found]
         installed = ", ".join(f"{p.name} ({p.package})" for p in self.registry.plugins)
         pytest.fail(
             f"no mmgenre plugin '{name}' ({origin}); installed: {installed}. Is the package installed (pip install "
@@ -126,7 +126,7 @@ class ConformanceSession:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def plugin_names(info: Any) -> list[str]:
+def names_of(info: Any) -> list[str]:
     """What a plugin can be called: its entry-point name, its distribution and the package its entry point imports."""
     return [info.name, info.package, info.module.split(":")[0].split(".")[0]]
 
