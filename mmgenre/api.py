@@ -19,6 +19,7 @@ from mmgenre.components import (
     Encoded,
     EncoderInfo,
     Executor,
+    ExportedPart,
     FeatureDims,
     FusionContext,
     FusionHead,
@@ -26,10 +27,12 @@ from mmgenre.components import (
     Loss,
     OcrEngine,
     OcrResult,
+    PackagedModel,
     Params,
     Store,
     TextEncoder,
     Word,
+    export_torch_module,
 )
 from mmgenre.data.dataset import Poster, PosterDataset, load_dataset, read_labels_csv
 from mmgenre.data.images import BadImage, decode_image, file_problem, load_image, to_rgb, upscale
@@ -38,6 +41,7 @@ from mmgenre.errors import (
     ComponentUnavailableError,
     DatasetError,
     MmgenreError,
+    NotExportableError,
     RecipeError,
 )
 from mmgenre.features.store_url import open_store
@@ -66,6 +70,8 @@ __all__ = [
     "Executor",
     "Store",
     "open_store",
+    # trained models shipped in a package, usable by name wherever a run folder is (`mmgenre models`)
+    "PackagedModel",
     "plan_tasks",
     "store_result",
     "Task",
@@ -77,6 +83,9 @@ __all__ = [
     "FusionContext",
     "OcrResult",
     "Word",
+    # exporting to ONNX (`mmgenre export`): a component's optional export_onnx returns an ExportedPart
+    "ExportedPart",
+    "export_torch_module",
     # datasets: posters, labels.csv, skipped inputs
     "Poster",
     "PosterDataset",
@@ -95,6 +104,7 @@ __all__ = [
     "ComponentUnavailableError",
     "DatasetError",
     "MmgenreError",
+    "NotExportableError",
     "RecipeError",
 ]
 

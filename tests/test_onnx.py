@@ -108,7 +108,7 @@ def test_predict_with_the_onnx_runtime_never_imports_torch(exported, tiny_run, p
         "from click.testing import CliRunner\n"
         "from mmgenre.cli.main import cli\n"
         "result = CliRunner().invoke(cli, sys.argv[1:])\n"
-        f"print(json.dumps({{'exit': result.exit_code, 'output': result.output, "
+        f"print(json.dumps({{'exit': result.exit_code, 'output': result.stdout, "
         f"'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))\n"
     )
     args = ["predict", str(exported), str(posters[0]), "--runtime", "onnx", "--json", "--cache-dir", str(tmp_path)]

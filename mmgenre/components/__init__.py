@@ -4,9 +4,11 @@ from mmgenre.components.base import Component, Params
 from mmgenre.components.dataset import DatasetSource
 from mmgenre.components.encoders import Encoded, EncoderInfo, ImageEncoder, TextEncoder
 from mmgenre.components.executor import Executor
+from mmgenre.components.exporting import ExportedPart, export_torch_module
 from mmgenre.components.fusion import FeatureDims, FusionContext, FusionHead
 from mmgenre.components.kinds import KINDS, Kind, kind_choices
 from mmgenre.components.loss import Loss
+from mmgenre.components.model import PackagedModel
 from mmgenre.components.ocr import OcrEngine, OcrResult, Word
 from mmgenre.components.store import Store
 
@@ -17,6 +19,7 @@ __all__ = [
     "Encoded",
     "EncoderInfo",
     "Executor",
+    "ExportedPart",
     "FeatureDims",
     "FusionContext",
     "FusionHead",
@@ -25,9 +28,11 @@ __all__ = [
     "Loss",
     "OcrEngine",
     "OcrResult",
+    "PackagedModel",
     "Params",
     "Store",
     "TextEncoder",
     "Word",
+    "export_torch_module",
     "kind_choices",
 ]

@@ -7,8 +7,10 @@ plain data (sizes, mean/std, a tokenizer file), so a runtime without torch can r
 
 from __future__ import annotations
 
+import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from mmgenre.errors import NotExportableError
 
 OPSET = 17
+DYNAMO_OPSET = 18  # the lowest torch.export's ONNX translation writes
 
 
 @dataclass(frozen=True)
@@ -47,26 +50,53 @@ def export_torch_module(
     inputs: Sequence[str],
     outputs: Sequence[str],
     dynamic_axes: dict[str, dict[int, str]],
+    dynamic_shapes: Any = None,
 ) -> None:
-    """Trace `module` on `example` into the ONNX file `path` (TorchScript exporter: needs only torch and onnx),
-    then check it with `onnx.checker`; a failure is a NotExportableError naming the file."""
+    """Trace `module` on `example` into the ONNX file `path`, then check it with `onnx.checker`; a failure is a
+    NotExportableError naming the file.
+
+    The TorchScript exporter (torch and onnx only) freezes sizes that pass through Python ints; a module that
+    reshapes by a sequence length (attention over token sequences) gives `dynamic_shapes` (torch.export.Dim per
+    input, as torch.export takes them) and is exported by torch.export instead (needs onnxscript)."""
     import torch
 
     try:
         import onnx
-    except ImportError:
-        raise NotExportableError("exporting to ONNX needs the onnx package: pip install 'mmgenre[onnx]'") from None
+
+        if dynamic_shapes is not None:
+            import onnxscript  # noqa: F401 (torch.export's ONNX translation)
+    except ImportError as error:
+        raise NotExportableError(f"exporting to ONNX needs {error.name}: pip install 'mmgenre[onnx]'") from None
     module = module.eval()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_logger("onnxscript"):
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it folds into constants
-            torch.onnx.export(
-                module, example, str(path), input_names=list(inputs), output_names=list(outputs),
-                dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
-            )  # fmt: skip
+            if dynamic_shapes is None:
+                torch.onnx.export(
+                    module, example, str(path), input_names=list(inputs), output_names=list(outputs),
+                    dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
+                )  # fmt: skip
+            else:
+                torch.onnx.export(
+                    module, example, str(path), input_names=list(inputs), output_names=list(outputs),
+                    dynamic_shapes=dynamic_shapes, opset_version=DYNAMO_OPSET, dynamo=True, verbose=False,
+                    external_data=False,
+                )  # fmt: skip
     except Exception as error:  # the exporter's own errors name the operator that failed
         raise NotExportableError(f"{path.name}: the ONNX exporter failed: {str(error)[:400]}") from None
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except onnx.checker.ValidationError as error:
         raise NotExportableError(f"{path} fails onnx.checker: {str(error)[:400]}") from None
+
+
+@contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """The logger `name` (and its children) at ERROR for the block: the exporter's optimiser notes are noise."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

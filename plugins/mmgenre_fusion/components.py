@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from mmgenre.api import FusionContext, FusionHead, Params, RecipeError
+from mmgenre.api import ExportedPart, FeatureDims, FusionContext, FusionHead, Params, RecipeError
+
+
+class ExportableHead(FusionHead):
+    """A head whose trained module exports to ONNX as it is (the built-in trainable heads)."""
+
+    def export_onnx(self, module, dims: FeatureDims, path: Path) -> ExportedPart:
+        from mmgenre_fusion.onnx_export import export_head
+
+        return export_head(module, self.modalities(), self.uses_tokens(), dims, path)
 
 
 class CrossAttentionSmsamParams(Params):
@@ -17,7 +28,7 @@ class CrossAttentionSmsamParams(Params):
     cross_attention: bool = Field(True, description="the cross-modal attention (MCAM); off: SMSAM alone (ablation)")
 
 
-class CrossAttentionSmsamHead(FusionHead):
+class CrossAttentionSmsamHead(ExportableHead):
     """The paper's head: alignment, cross-modal attention (MCAM), self-attention layers (SMSAM), FFN."""
 
     name = "cross-attn-smsam"
@@ -59,7 +70,7 @@ class MlpParams(Params):
     dropout: float = Field(0.2, ge=0, lt=1)
 
 
-class ConcatHead(FusionHead):
+class ConcatHead(ExportableHead):
     """Baseline: concatenate the pooled image and text vectors (each layer-normed), then an MLP."""
 
     name = "concat"
@@ -72,7 +83,7 @@ class ConcatHead(FusionHead):
         return ConcatFusion(dims.image, dims.text, len(context.labels), self.params.hidden, self.params.dropout)
 
 
-class LateFusionHead(FusionHead):
+class LateFusionHead(ExportableHead):
     """Baseline: one MLP per modality, logits averaged."""
 
     name = "late"
@@ -85,7 +96,7 @@ class LateFusionHead(FusionHead):
         return LateFusion(dims.image, dims.text, len(context.labels), self.params.hidden, self.params.dropout)
 
 
-class ImageOnlyHead(FusionHead):
+class ImageOnlyHead(ExportableHead):
     """Baseline: an MLP on the pooled image vector alone (no OCR is run)."""
 
     name = "image-only"
@@ -100,7 +111,7 @@ class ImageOnlyHead(FusionHead):
         return SingleModality("image", context.dims.image, len(context.labels), self.params.hidden, self.params.dropout)
 
 
-class TextOnlyHead(FusionHead):
+class TextOnlyHead(ExportableHead):
     """Baseline: an MLP on the pooled OCR-text vector alone."""
 
     name = "text-only"

