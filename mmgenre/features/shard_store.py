@@ -116,6 +116,7 @@ class ShardStore:
     def refresh(self) -> None:
         """Index the shards written since the last look (by this or any other writer)."""
         pattern = self._path("*.parquet")
+        self.fs.invalidate_cache(self.root)  # object stores' clients cache listings: other writers' shards are new
         found = sorted(p for p in self.fs.glob(pattern) if not p.rsplit("/", 1)[-1].startswith("."))
         for path in found:
             if path not in self._seen:
