@@ -70,19 +70,15 @@ def executor_options(command):
 
 
 def open_executor(name: str, opts: tuple[str, ...] | list[str], registry):
-    """The executor component NAME with params from KEY=VALUE pairs (values read as YAML scalars); an unknown
-    name or param is one error naming what exists."""
-    import yaml
-
-    params = {}
+    """The executor component NAME with params from KEY=VALUE pairs (strings that the params' types convert:
+    `workers=2`, `processes=true`; an empty value is None); an unknown name or param is one error naming what
+    exists."""
+    params: dict[str, str | None] = {}
     for opt in opts:
         key, sep, value = opt.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got '{opt}'", param_hint="--executor-opt")
-        try:
-            params[key.strip()] = yaml.safe_load(value) if value else None
-        except yaml.YAMLError:
-            params[key.strip()] = value
+        params[key.strip()] = value or None
     registry.get("executor", name, "--executor")  # an unknown name says what is close and what exists
     return registry.create("executor", name, params, key="--executor-opt", source=f"--executor {name}")
 
