@@ -44,6 +44,12 @@ from mmgenre.errors import (
     NotExportableError,
     RecipeError,
 )
+from mmgenre.features.cache import FeatureCache
+from mmgenre.features.dask_executor import DaskExecutor, DaskOptions
+from mmgenre.features.local_executor import LocalExecutor
+from mmgenre.features.plan import Settings
+from mmgenre.features.ray_executor import RayExecutor, RayOptions
+from mmgenre.features.shard_store import ShardStore
 from mmgenre.features.store_url import open_store
 from mmgenre.features.tasks import Task, TaskResult, plan_tasks, store_result
 from mmgenre.hookspecs import hookimpl
@@ -70,12 +76,21 @@ __all__ = [
     "Executor",
     "Store",
     "open_store",
-    # trained models shipped in a package, usable by name wherever a run folder is (`mmgenre models`)
-    "PackagedModel",
     "plan_tasks",
     "store_result",
+    "Settings",
     "Task",
     "TaskResult",
+    # what the built-in executors and stores run on (their libraries are imported only when they start)
+    "DaskExecutor",
+    "DaskOptions",
+    "FeatureCache",
+    "LocalExecutor",
+    "RayExecutor",
+    "RayOptions",
+    "ShardStore",
+    # trained models shipped in a package, usable by name wherever a run folder is (`mmgenre models`)
+    "PackagedModel",
     # the values that cross the boundary between mmgenre and a component
     "Encoded",
     "EncoderInfo",

@@ -2,20 +2,16 @@
 
 An executor is chosen per command (`--executor NAME --executor-opt KEY=VALUE`), not in a recipe. It owns what
 is expensive to start (worker processes, a cluster connection, loaded encoders), so one executor runs many
-plans; close it when done.
+plans; close it when done. The types it meets (a feature plan, its settings, a store, a skip log) are those of
+`mmgenre.features`; plugins reach them through `mmgenre.api`.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING
+from typing import Any
 
 from mmgenre.components.base import Component
-
-if TYPE_CHECKING:
-    from mmgenre.data.skips import SkipLog
-    from mmgenre.features.plan import FeaturePlan, Settings
-    from mmgenre.features.store import FeatureStore
 
 
 class Executor(Component):
@@ -23,24 +19,20 @@ class Executor(Component):
 
     def __init__(self, params=None) -> None:
         super().__init__(params)
-        self.run_settings: Settings | None = None  # what `execute` computes with (set by `settings`)
+        self.run_settings: Any = None  # the Settings `execute` computes with (set by `settings`)
 
-    def settings(self, features_spec) -> Settings:
+    def settings(self, features_spec) -> Any:
         """Resolve (and keep, for `execute`) how features are computed for a recipe's `features` section."""
         self.run_settings = self.resolve_settings(features_spec)
         return self.run_settings
 
-    def resolve_settings(self, features_spec) -> Settings:
-        """The default resolves the device on this machine; a cluster executor may look at its workers'."""
-        from mmgenre.features.devices import resolve_device
-        from mmgenre.features.plan import Settings
-
-        return Settings.of(features_spec, resolve_device(features_spec.device))
+    @abstractmethod
+    def resolve_settings(self, features_spec) -> Any:
+        """The Settings for a recipe's `features` section: `Settings.here(features_spec)` on this machine's
+        devices, or what a cluster's workers have."""
 
     @abstractmethod
-    def execute(
-        self, plan: FeaturePlan, store: FeatureStore, skips: SkipLog, progress: bool | None = None
-    ) -> dict[str, int]:
+    def execute(self, plan, store, skips, progress: bool | None = None) -> dict[str, int]:
         """Compute what the plan lacks, write it to `store`; returns the items computed per stage."""
 
     def close(self) -> None:  # noqa: B027 (executors without resources need no close)

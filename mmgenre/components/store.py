@@ -4,16 +4,30 @@ fsspec URL, ...), chosen per command with `--store URL` and opened by `mmgenre.f
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from mmgenre.components.base import Component
 
-if TYPE_CHECKING:
-    from mmgenre.features.namespaces import Namespace
-
 Entry = tuple[str, dict, bytes]  # key, meta, data
+SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(?!\\)")  # a Windows drive letter (C:\) is not a scheme
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of a store URL; "" for a plain path. One letter is a drive, not a scheme."""
+    match = SCHEME.match(url)
+    return match.group(1) if match and len(match.group(1)) > 1 else ""
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """(the URL without its query string, the query's params); plain paths keep any `?` they hold."""
+    if not url_scheme(url) or "?" not in url:
+        return url, {}
+    location, _, query = url.partition("?")
+    return location, dict(parse_qsl(query, keep_blank_values=True))
 
 
 class Store(Component):
@@ -25,8 +39,6 @@ class Store(Component):
     @classmethod
     def url_params(cls, url: str) -> dict:
         """The params that open `url` (its query string adds params: `s3://b/p?endpoint_url=...`)."""
-        from mmgenre.features.store_url import split_url
-
         location, query = split_url(url)
         return {"url": location, **query}
 
@@ -36,8 +48,8 @@ class Store(Component):
         return str(getattr(self.params, "url", "") or self.name)
 
     @abstractmethod
-    def register(self, namespace: Namespace) -> str:
-        """Record a namespace (what component made its entries); returns its name."""
+    def register(self, namespace: Any) -> str:
+        """Record a namespace (a `mmgenre.features.namespaces.Namespace`: what made its entries); returns its name."""
 
     @abstractmethod
     def missing(self, namespace: str, keys: Iterable[str]) -> list[str]:

@@ -27,6 +27,13 @@ class Settings:
     gpu_decoder: str = "nvjpeg"  # or "nvimgcodec" (features.decode=nvimgcodec, when it is installed)
 
     @classmethod
+    def here(cls, spec) -> Settings:
+        """From a recipe's `features` section, on this machine's devices (`device: auto` resolved here)."""
+        from mmgenre.features.devices import resolve_device
+
+        return cls.of(spec, resolve_device(spec.device))
+
+    @classmethod
     def of(cls, spec, device: str) -> Settings:
         """From a recipe's `features` section, with the device already resolved."""
         from mmgenre.features.ocr_stage import default_workers

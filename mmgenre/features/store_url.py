@@ -10,28 +10,10 @@ A query string sets the store's params (`s3://b/p?endpoint_url=http://127.0.0.1:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from urllib.parse import parse_qsl
 
-from mmgenre.components.store import Store
+from mmgenre.components.store import Store, url_scheme
 from mmgenre.errors import MmgenreError
-
-SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(?!\\)")  # a Windows drive letter (C:\) is not a scheme
-
-
-def url_scheme(url: str) -> str:
-    """The scheme of a store URL; "" for a plain path. One letter is a drive, not a scheme."""
-    match = SCHEME.match(url)
-    return match.group(1) if match and len(match.group(1)) > 1 else ""
-
-
-def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """(the URL without its query string, the query's params); plain paths keep any `?` they hold."""
-    if not url_scheme(url) or "?" not in url:
-        return url, {}
-    location, _, query = url.partition("?")
-    return location, dict(parse_qsl(query, keep_blank_values=True))
 
 
 def store_classes(registry) -> dict[str, type[Store]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import Field
 
-from mmgenre.api import Executor, Params
+from mmgenre.api import Executor, Params, Settings
 
 
 class LocalParams(Params):
@@ -25,14 +27,11 @@ class LocalExecutorComponent(Executor):
         self._runner = None
 
     def resolve_settings(self, features_spec):
-        from dataclasses import replace
-
-        settings = super().resolve_settings(features_spec)
+        settings = Settings.here(features_spec)
         return replace(settings, ocr_workers=self.params.ocr_workers) if self.params.ocr_workers else settings
 
     def execute(self, plan, store, skips, progress=None):
-        from mmgenre.features.local_executor import LocalExecutor
-        from mmgenre.features.plan import Settings
+        from mmgenre.api import LocalExecutor
 
         if self._runner is None:
             self._runner = LocalExecutor(Settings())
@@ -73,8 +72,7 @@ class RayExecutorComponent(Executor):
 
     def runner(self):
         if self._runner is None:
-            from mmgenre.features.plan import Settings
-            from mmgenre.features.ray_executor import RayExecutor, RayOptions
+            from mmgenre.api import RayExecutor, RayOptions
 
             p = self.params
             options = RayOptions(ocr_actors=p.ocr_actors, ocr_batch=p.ocr_batch, image_actors=p.image_actors)
@@ -83,8 +81,6 @@ class RayExecutorComponent(Executor):
         return self._runner
 
     def resolve_settings(self, features_spec):
-        from mmgenre.features.plan import Settings
-
         return Settings.of(features_spec, self.runner().device(features_spec.device))  # the cluster's devices
 
     def execute(self, plan, store, skips, progress=None):
@@ -121,10 +117,12 @@ class DaskExecutorComponent(Executor):
         super().__init__(params)
         self._runner = None
 
+    def resolve_settings(self, features_spec):
+        return Settings.here(features_spec)
+
     def execute(self, plan, store, skips, progress=None):
         if self._runner is None:
-            from mmgenre.features.dask_executor import DaskExecutor, DaskOptions
-            from mmgenre.features.plan import Settings
+            from mmgenre.api import DaskExecutor, DaskOptions
 
             self._runner = DaskExecutor(Settings(), DaskOptions(**self.params.model_dump()))
         self._runner.settings = self.run_settings or Settings()

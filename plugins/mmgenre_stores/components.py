@@ -20,7 +20,7 @@ class SqliteCache(Store):
     schemes = ("", "sqlite")
 
     def __init__(self, params=None) -> None:
-        from mmgenre.features.cache import FeatureCache
+        from mmgenre.api import FeatureCache
 
         super().__init__(params)
         self.cache = FeatureCache(self.params.url or None, read_only=self.params.read_only)
@@ -70,7 +70,7 @@ class ParquetShards(Store):
     install_hint = "pip install 'mmgenre[s3]'"
 
     def __init__(self, params=None) -> None:
-        from mmgenre.features.shard_store import ShardStore
+        from mmgenre.api import ShardStore
 
         super().__init__(params)
         p = self.params
