@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,16 @@ def test_mmgenre_plugin_option_takes_the_import_package_or_the_distribution(tmp_
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_it.py::test_conformance[loss:bce:finite_scalar_with_a_gradient]" in result.stdout
     assert ("test_conformance[fusion:concat:" in result.stdout) is (name == "mmgenre")  # a distribution: all of it
+
+
+@pytest.mark.slow
+def test_the_documented_build_command_builds_a_generated_plugin(tmp_path):
+    folder = tmp_path / "mmgenre-kit-head"
+    assert run_cli("plugin", "new", "fusion", "kit-head", folder).exit_code == 0
+    build = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", tmp_path / "dist", folder]
+    result = subprocess.run(build, capture_output=True, text=True, timeout=300)  # no isolation: works offline
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = (tmp_path / "dist").glob("mmgenre_kit_head-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = next(n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        assert "[mmgenre]\nkit-head = mmgenre_kit_head" in archive.read(entry_points).decode()
