@@ -67,8 +67,9 @@ def image_task(encoder, sources: list, options, pooled, tokens, settings, keep: 
 
 
 def ocr_task(engine, sources: list, options, namespace: str, keep: Prepare = as_is) -> TaskResult:
-    """OCR of a few posters, one at a time, as the local executor's worker processes read them."""
-    from mmgenre.features.ocr_stage import read_poster
+    """OCR of a few posters as the local executor reads them: `read_batch` over chunks of `engine.batch_size` for
+    a batching engine, else one poster at a time."""
+    from mmgenre.features.ocr_stage import load_poster, read_chunk, read_poster
 
     result = TaskResult("ocr", len(sources))
     try:
@@ -76,8 +77,14 @@ def ocr_task(engine, sources: list, options, namespace: str, keep: Prepare = as_
     except Exception as error:
         result.fatal = f"{type(error).__name__}: {error}"
         return result
-    for source in sources:
-        outcome = read_poster(engine, source, options)
+    size = engine.batch_size
+    if size > 1:
+        outcomes = []
+        for chunk in chunks(sources, size):
+            outcomes += read_chunk(engine, [load_poster(source, options) for source in chunk])
+    else:
+        outcomes = [read_poster(engine, source, options) for source in sources]
+    for source, outcome in zip(sources, outcomes):
         if outcome.status == "ok":
             result.entries.setdefault(namespace, []).append((source.key, outcome.result, b""))
         elif outcome.status == "fatal":
