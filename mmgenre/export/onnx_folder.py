@@ -30,14 +30,13 @@ def export_onnx(run: str | Path, out: str | Path, *, registry: Registry | None =
     folder = OutputFolder(out, KIND)
     folder.check(overwrite=True)  # before the run is loaded: a target that can't be written is said first
     trained = load_trained(str(run), "cpu", registry)
-    folder.claim(overwrite=True)
-    with writing(folder.path, "--out"):
-        staging = Path(tempfile.mkdtemp(dir=folder.path, prefix=".staging-"))
+    staging = staging_folder(folder)
     try:
         manifest = export_parts(trained, staging)
         recipe = read_text(trained.run.path / "recipe.yaml", MAX_RECIPE_BYTES)
         (staging / "recipe.yaml").write_text(recipe, encoding="utf-8")
         (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(mode="json"), indent=2), encoding="utf-8")
+        folder.claim(overwrite=True)
         names = [*manifest.files(), "recipe.yaml", MANIFEST]  # the manifest last: a folder with one is whole
         for name in names:
             folder.target(name)  # each is new or ours: raise before anything moves
@@ -48,6 +47,17 @@ def export_onnx(run: str | Path, out: str | Path, *, registry: Registry | None =
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # our own staging folder
     return manifest
+
+
+def staging_folder(folder: OutputFolder) -> Path:
+    """A temporary folder on the file system of `folder`: beside it while it does not exist yet (so that an
+    export that fails leaves no new folder behind), else inside it."""
+    root = folder.path if folder.path.is_dir() else folder.path.parent
+    if not root.is_dir():  # missing parents: they are made with the folder
+        folder.claim(overwrite=True)
+        root = folder.path
+    with writing(root, "--out"):
+        return Path(tempfile.mkdtemp(dir=root, prefix=f".{folder.path.name}.staging-"))
 
 
 def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:

@@ -55,6 +55,11 @@ def runtime_recipe(recipe: ResolvedRecipe, manifest: ExportManifest) -> Resolved
     return ResolvedRecipe(recipe.spec, recipe.source, parts, recipe.provenance)
 
 
+def prepare_all(parts: list[OnnxPart]) -> None:
+    for part in parts:
+        part.prepare()
+
+
 class OnnxPredictor:
     def __init__(
         self, folder: Path, manifest: ExportManifest, recipe: ResolvedRecipe, *, store: FeatureStore | None = None,
@@ -69,6 +74,9 @@ class OnnxPredictor:
         self.executor = OnnxExecutor(self.settings, image, text)
         self.head = OnnxPart(folder, manifest.fusion)
         self._lock = threading.Lock()
+        parts = [part for part in (image, text, self.head) if part is not None]
+        # The sessions open in the background while the caller goes on (OCR, decoding): a cold start overlaps them.
+        threading.Thread(target=prepare_all, args=(parts,), daemon=True).start()
 
     @classmethod
     def load(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,11 @@ class OnnxPart:
                 path = str(self.folder / self.part.file)
                 self._session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             return self._session
+
+    def prepare(self) -> None:
+        """Open the session now (from a background thread: a failure is raised again on first use)."""
+        with contextlib.suppress(Exception):  # `run` opens it again and raises where the caller sees it
+            self.session()
 
     def run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The part's outputs by name, fed the inputs the file declares (others in `feed` are ignored)."""
@@ -99,14 +105,24 @@ class TextEncoderPart(OnnxPart):
         super().__init__(folder, part)
         self._tokenizer: TextTokenizer | None = None
 
+    def tokenizer(self) -> TextTokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                self._tokenizer = TextTokenizer(self.folder, self.part.preprocessing)
+            return self._tokenizer
+
+    def prepare(self) -> None:
+        super().prepare()
+        with contextlib.suppress(Exception):
+            self.tokenizer()
+
     def entry_batches(
         self, texts: dict[str, str], spaces: tuple[Namespace, Namespace | None], size: int
     ) -> Iterator[EntryBatch]:
         """Embed texts (text key -> text) `size` at a time."""
-        if self._tokenizer is None:
-            self._tokenizer = TextTokenizer(self.folder, self.part.preprocessing)
+        tokenizer = self.tokenizer()
         for chunk in batched(list(texts), size):
-            feed = self._tokenizer([texts[key] for key in chunk])
+            feed = tokenizer([texts[key] for key in chunk])
             out = self.run(feed)
             tokens = out.get("tokens")
             mask = feed["attention_mask"].astype(bool)
