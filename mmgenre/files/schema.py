@@ -24,9 +24,18 @@ class FileSchema(BaseModel):
 def problems(error: ValidationError, limit: int = 3) -> str:
     """A pydantic error as one line: the first few fields and what is wrong with each."""
     items = error.errors()
-    shown = [f"{'.'.join(str(p) for p in item['loc']) or 'the top level'}: {item['msg']}" for item in items[:limit]]
+    shown = [
+        f"{'.'.join(one_line(p) for p in item['loc']) or 'the top level'}: {one_line(item['msg'])}"
+        for item in items[:limit]
+    ]
     more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
     return "; ".join(shown) + more
+
+
+def one_line(value: object, limit: int = 80) -> str:
+    """A value from a file, shown in a message: whitespace (newlines too) folded, cut to `limit` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(schema: type[Schema], data: Any, where: object) -> Schema:

@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from mmgenre.components import FeatureDims
 from mmgenre.errors import RunError
 from mmgenre.files.reader import ReadError
-from mmgenre.files.schema import FileSchema, validate
+from mmgenre.files.schema import FileSchema, one_line, validate
 
 log = logging.getLogger("mmgenre")
 RUN_FORMAT = 2  # 1: runs written before run.json had a format; 2: `data` is a dataset reference, `components`
@@ -94,8 +94,8 @@ class RunInfo(FileSchema):
             from mmgenre import __version__
 
             raise RunError(
-                f"{where} was written by mmgenre {str(by)[:40]} in run format {str(written)[:40]}; this mmgenre "
-                f"({__version__}) reads formats up to {RUN_FORMAT}: upgrade mmgenre to use this run"
+                f"{where} was written by mmgenre {one_line(by, 40)} in run format {one_line(written, 40)}; this "
+                f"mmgenre ({__version__}) reads formats up to {RUN_FORMAT}: upgrade mmgenre to use this run"
             )
         unknown = sorted(set(data) - set(cls.model_fields))
         if unknown:
