@@ -111,7 +111,7 @@ def install(work: Path, bundled: Path) -> None:
     from mmgenre.files.writer import OutputFolder
     from mmgenre.training.run_folder import KIND, RunFolder
 
-    names = sorted(RunFolder(work).folder.owned() | {"run.json"})
+    names = sorted((RunFolder(work).folder.owned() | {"run.json"}) - {"scores.npz"})  # per-poster scores stay out
     target = OutputFolder(bundled, KIND).claim(overwrite=True)
     for name in names:
         target.write(name, (work / name).read_bytes())

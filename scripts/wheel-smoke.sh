@@ -10,6 +10,8 @@ trap 'rm -rf "$work"' EXIT
 .venv/bin/python -m pip wheel --no-deps --no-build-isolation -q -w "$work/dist" .
 wheel=$(ls "$work"/dist/mmgenre-*.whl)
 echo "wheel-smoke: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KB)" >&2
+# W009: the built-in plugins are top-level packages beside mmgenre (mmgenre_rapidocr, ...), as third-party ones are
+.venv/bin/check-wheel-contents --ignore W009 "$wheel" >&2
 .venv/bin/python -m venv "$work/env"
 site=$("$work/env/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 .venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > "$site/borrowed-dependencies.pth"
@@ -35,4 +37,7 @@ PY
 HF_HUB_OFFLINE=1 "$mmgenre" train paper-offline --data posters.csv --out run --cache-dir cache \
   --set train.max_epochs=1 --set image_encoder.params.variant=lite0 > /dev/null
 HF_HUB_OFFLINE=1 "$mmgenre" predict run "$(sed -n 2p posters.csv | cut -d, -f1)" --cache-dir cache
+"$mmgenre" models | grep -q '^offline-best  *offline-best  *13 '  # the bundled model, from the wheel
+HF_HUB_OFFLINE=1 "$mmgenre" predict "$(sed -n 3p posters.csv | cut -d, -f1)" --cache-dir cache 2>&1 \
+  | tee /dev/stderr | grep -q 'predicting with model offline-best'
 echo "wheel-smoke: ok" >&2

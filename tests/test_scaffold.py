@@ -115,12 +115,9 @@ def test_generated_components_are_listed_with_their_plugin(packages):
     assert {row["kind"] for row in rows.values()} == set(KINDS)
     assert all(row["plugin"] == name and row["available"] for name, row in rows.items())
     plugins = json.loads(subprocess.run([MMGENRE, "plugins", "--json"], capture_output=True, text=True).stdout)
-    assert {
-        "name": "kit-head",
-        "package": "mmgenre-kit-head",
-        "version": "0.1.0",
-        "hooks": ["register_fusion_heads"],
-    } in plugins
+    (head,) = [plugin for plugin in plugins if plugin["name"] == "kit-head"]
+    assert head["package"] == "mmgenre-kit-head" and head["version"] == "0.1.0" and head["status"] == "ok"
+    assert head["hooks"] == ["register_fusion_heads"]
 
 
 @pytest.mark.slow

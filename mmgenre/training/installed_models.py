@@ -21,7 +21,7 @@ class ModelRef:
     source: str  # "run folder", or the plugin and package that ship it
 
     def describe(self) -> str:
-        return f"model {self.name} ({self.source})" if self.packaged else f"run {self.name}"
+        return f"model {self.name} ({self.source})" if self.packaged else self.name
 
 
 def find_model(ref: str | None, registry: Registry) -> ModelRef:
