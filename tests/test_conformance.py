@@ -14,7 +14,20 @@ from PIL import Image, ImageStat
 
 from mmgenre.testing.samples import POSTER_TITLE
 
-BUILT_IN = ("tesseract", "rapidocr", "easyocr", "gemini", "clip", "offline-encoders", "fusion", "losses", "datasets", "models")
+BUILT_IN = (
+    "tesseract",
+    "rapidocr",
+    "easyocr",
+    "gemini",
+    "clip",
+    "offline-encoders",
+    "fusion",
+    "losses",
+    "datasets",
+    "models",
+    "executors",
+    "stores",
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.mmgenre_plugins(*BUILT_IN)]
 

@@ -33,7 +33,7 @@ def read_arrays(store: FeatureStore, space: Namespace | None, keys: list[str]) -
             "`mmgenre cache clear --name %s` recomputes them",
             len(damaged),
             space.name,
-            getattr(store, "path", "the feature store"),
+            getattr(store, "location", None) or getattr(store, "path", "the feature store"),  # a Store, or a cache
             key[:16],
             problem,
             space.component,
