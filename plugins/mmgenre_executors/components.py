@@ -9,39 +9,53 @@ from pydantic import Field
 from mmgenre.api import Executor, Params, Settings
 
 
+class RunnerExecutor(Executor):
+    """An executor component over one of the pipeline's runners: started on first use, closed with it."""
+
+    def __init__(self, params=None) -> None:
+        super().__init__(params)
+        self._runner = None
+
+    def make_runner(self):
+        raise NotImplementedError
+
+    def runner(self):
+        if self._runner is None:
+            self._runner = self.make_runner()
+        return self._runner
+
+    def execute(self, plan, store, skips, progress=None):
+        runner = self.runner()
+        runner.settings = self.run_settings or runner.settings
+        return runner.execute(plan, store, skips, progress)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+
 class LocalParams(Params):
     ocr_workers: int | None = Field(
         None, ge=1, description="OCR worker processes [default: the recipe's, else every core]"
     )
 
 
-class LocalExecutorComponent(Executor):
+class LocalExecutorComponent(RunnerExecutor):
     """This machine's cores (OCR worker processes) and its GPU, if any (encoders)."""
 
     name = "local"
     Params = LocalParams
     cache_exempt = frozenset(LocalParams.model_fields)  # where features are computed never changes them
 
-    def __init__(self, params=None) -> None:
-        super().__init__(params)
-        self._runner = None
-
     def resolve_settings(self, features_spec):
         settings = Settings.here(features_spec)
         return replace(settings, ocr_workers=self.params.ocr_workers) if self.params.ocr_workers else settings
 
-    def execute(self, plan, store, skips, progress=None):
+    def make_runner(self):
         from mmgenre.api import LocalExecutor
 
-        if self._runner is None:
-            self._runner = LocalExecutor(Settings())
-        self._runner.settings = self.run_settings or Settings()
-        return self._runner.execute(plan, store, skips, progress)
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
+        return LocalExecutor(Settings())
 
 
 class RayParams(Params):
@@ -57,7 +71,7 @@ class RayParams(Params):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray started for the run")
 
 
-class RayExecutorComponent(Executor):
+class RayExecutorComponent(RunnerExecutor):
     """A Ray cluster (Ray Data): workers write shards that this process ingests into the store."""
 
     name = "ray"
@@ -66,32 +80,16 @@ class RayExecutorComponent(Executor):
     requires_modules = ("ray",)
     install_hint = "pip install 'mmgenre[ray]'"
 
-    def __init__(self, params=None) -> None:
-        super().__init__(params)
-        self._runner = None
+    def make_runner(self):
+        from mmgenre.api import RayExecutor, RayOptions
 
-    def runner(self):
-        if self._runner is None:
-            from mmgenre.api import RayExecutor, RayOptions
-
-            p = self.params
-            options = RayOptions(ocr_actors=p.ocr_actors, ocr_batch=p.ocr_batch, image_actors=p.image_actors)
-            init = {"num_cpus": p.num_cpus} if p.num_cpus else {}
-            self._runner = RayExecutor(Settings(), p.address, shards=p.shards, options=options, init_args=init)
-        return self._runner
+        p = self.params
+        options = RayOptions(ocr_actors=p.ocr_actors, ocr_batch=p.ocr_batch, image_actors=p.image_actors)
+        init = {"num_cpus": p.num_cpus} if p.num_cpus else {}
+        return RayExecutor(Settings(), p.address, shards=p.shards, options=options, init_args=init)
 
     def resolve_settings(self, features_spec):
         return Settings.of(features_spec, self.runner().device(features_spec.device))  # the cluster's devices
-
-    def execute(self, plan, store, skips, progress=None):
-        runner = self.runner()
-        runner.settings = self.run_settings or runner.settings
-        return runner.execute(plan, store, skips, progress)
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
 
 
 class DaskParams(Params):
@@ -104,7 +102,7 @@ class DaskParams(Params):
     ocr_batch: int = Field(8, ge=1, description="posters per OCR task")
 
 
-class DaskExecutorComponent(Executor):
+class DaskExecutorComponent(RunnerExecutor):
     """A Dask cluster (dask.distributed): one task per batch, results written to the store as they finish."""
 
     name = "dask"
@@ -113,22 +111,10 @@ class DaskExecutorComponent(Executor):
     requires_modules = ("distributed",)
     install_hint = "pip install 'mmgenre[dask]'"
 
-    def __init__(self, params=None) -> None:
-        super().__init__(params)
-        self._runner = None
-
     def resolve_settings(self, features_spec):
         return Settings.here(features_spec)
 
-    def execute(self, plan, store, skips, progress=None):
-        if self._runner is None:
-            from mmgenre.api import DaskExecutor, DaskOptions
+    def make_runner(self):
+        from mmgenre.api import DaskExecutor, DaskOptions
 
-            self._runner = DaskExecutor(Settings(), DaskOptions(**self.params.model_dump()))
-        self._runner.settings = self.run_settings or Settings()
-        return self._runner.execute(plan, store, skips, progress)
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
+        return DaskExecutor(Settings(), DaskOptions(**self.params.model_dump()))
