@@ -37,7 +37,9 @@ PY
 HF_HUB_OFFLINE=1 "$mmgenre" train paper-offline --data posters.csv --out run --cache-dir cache \
   --set train.max_epochs=1 --set image_encoder.params.variant=lite0 > /dev/null
 HF_HUB_OFFLINE=1 "$mmgenre" predict run "$(sed -n 2p posters.csv | cut -d, -f1)" --cache-dir cache
-"$mmgenre" models | grep -q '^offline-best  *offline-best  *13 '  # the bundled model, from the wheel
-HF_HUB_OFFLINE=1 "$mmgenre" predict "$(sed -n 3p posters.csv | cut -d, -f1)" --cache-dir cache 2>&1 \
-  | tee /dev/stderr | grep -q 'predicting with model offline-best'
+models=$("$mmgenre" models)  # the bundled model, from the wheel (whole outputs: grep -q would cut a pipe)
+grep -q '^offline-best  *offline-best  *13 ' <<<"$models"
+tagged=$(HF_HUB_OFFLINE=1 "$mmgenre" predict "$(sed -n 3p posters.csv | cut -d, -f1)" --cache-dir cache 2>&1)
+echo "$tagged" >&2
+grep -q 'predicting with model offline-best' <<<"$tagged"
 echo "wheel-smoke: ok" >&2
