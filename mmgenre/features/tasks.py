@@ -47,15 +47,22 @@ def as_is(component, prepare: Callable[[Any], None]):
     return component
 
 
+def ready(result: TaskResult, component, keep: Prepare, setup):
+    """The component, set up by `keep` (once per worker); None, with the failure in `result.fatal`, if that fails."""
+    try:
+        return keep(component, setup)
+    except Exception as error:
+        result.fatal = f"{type(error).__name__}: {error}"
+        return None
+
+
 def image_task(encoder, sources: list, options, pooled, tokens, settings, keep: Prepare = as_is) -> TaskResult:
     """One image batch, encoded as the local executor encodes it."""
     from mmgenre.features.encode_stage import image_entry_batches
 
     result = TaskResult("image_encoder", len(sources))
-    try:
-        encoder = keep(encoder, lambda e: e.load(settings.device))
-    except Exception as error:
-        result.fatal = f"{type(error).__name__}: {error}"
+    encoder = ready(result, encoder, keep, lambda e: e.load(settings.device))
+    if encoder is None:
         return result
     for batch in image_entry_batches(
         encoder, sources, options, pooled, tokens, device=settings.device, batch_size=settings.batch_size,
@@ -72,10 +79,8 @@ def ocr_task(engine, sources: list, options, namespace: str, keep: Prepare = as_
     from mmgenre.features.ocr_stage import load_poster, read_chunk, read_poster
 
     result = TaskResult("ocr", len(sources))
-    try:
-        engine = keep(engine, start_engine)
-    except Exception as error:
-        result.fatal = f"{type(error).__name__}: {error}"
+    engine = ready(result, engine, keep, start_engine)
+    if engine is None:
         return result
     size = engine.batch_size
     if size > 1:
@@ -105,10 +110,8 @@ def text_task(encoder, texts: dict[str, str], pooled, tokens, settings, keep: Pr
     from mmgenre.features.encode_stage import text_entry_batches
 
     result = TaskResult("text_encoder", len(texts))
-    try:
-        encoder = keep(encoder, lambda e: e.load(settings.device))
-    except Exception as error:
-        result.fatal = f"{type(error).__name__}: {error}"
+    encoder = ready(result, encoder, keep, lambda e: e.load(settings.device))
+    if encoder is None:
         return result
     for batch in text_entry_batches(
         encoder, texts, pooled, tokens, device=settings.device, batch_size=settings.batch_size, bf16=settings.bf16
