@@ -165,7 +165,9 @@ class Stage:
         report.shard = str(path) if path else None
         report.seconds, report.finished = time.perf_counter() - started, time.time()
         report.cpu_seconds = time.process_time() - cpu
-        return rows_table(rest + passed + [report.row()])
+        # the report before the rows it passes on: OCR entries reach the store before the texts read from them,
+        # so a run stopped in between keeps what the next run would otherwise recompute
+        return rows_table(rest + [report.row()] + passed)
 
     def work(self, rows: list[dict], report: Report) -> tuple[dict[str, list[Entry]], list[dict]]:
         """Entries by namespace for the rows, and rows to pass on to the next stage."""
