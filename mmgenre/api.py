@@ -54,7 +54,7 @@ from mmgenre.features.store_url import open_store
 from mmgenre.features.tasks import Task, TaskResult, plan_tasks, store_result
 from mmgenre.hookspecs import hookimpl
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: encoders may split into a cached prefix and a trainable `tail()`
 """The version of this API (docs/api.md): the minor part grows when names are added, the major part when a
 name is removed or changes incompatibly (after warning for a release)."""
 

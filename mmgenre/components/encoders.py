@@ -13,6 +13,7 @@ from mmgenre.components.exporting import ExportedPart, cannot_export
 if TYPE_CHECKING:
     import torch
     from PIL import Image
+    from torch import nn
 
 
 @dataclass
@@ -45,6 +46,18 @@ class Encoder(Component):
     @abstractmethod
     def info(self) -> EncoderInfo:
         """Output dims and preprocessing; valid after `load`."""
+
+    def has_tail(self) -> bool:
+        """Whether `encode` gives a frozen prefix's output and `tail()` the trainable rest (checked without
+        loading anything: the feature pipeline then keeps the prefix's tokens for the tail)."""
+        return False
+
+    def tail(self) -> nn.Module:
+        """The encoder's last, trainable layers, with their pretrained weights (a new copy on each call):
+        `forward(tokens (B, L, D), mask (B, L))` maps what `encode` gives to `(pooled (B, D'), tokens (B, L', D'),
+        mask (B, L'))` as the whole frozen encoder computes them; its int attributes `dim` and `token_dim` are
+        D' and the final token width. Only encoders whose `has_tail()` is True implement it."""
+        raise NotImplementedError(f"the {self.kind_label} '{self.name}' has no trainable tail")
 
     def export_onnx(self, folder: Path, stem: str) -> ExportedPart:
         """Write `folder/stem.onnx` (pooled and token outputs, as `encode` gives them) and whatever its
