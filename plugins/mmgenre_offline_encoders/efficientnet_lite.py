@@ -6,9 +6,17 @@ import importlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from mmgenre.api import ComponentUnavailableError, Encoded, EncoderInfo, ExportedPart, ImageEncoder, Params
+from mmgenre.api import (
+    ComponentUnavailableError,
+    Encoded,
+    EncoderInfo,
+    ExportedPart,
+    ImageEncoder,
+    NotExportableError,
+    Params,
+)
 
 # variant -> (weights package, its accessor class, input resolution, crop fraction); timm's configs.
 VARIANTS = {
@@ -29,6 +37,21 @@ class EfficientNetLiteParams(Params):
         "center",
         description="what the network sees, averaged: the centre crop, its mirror image, the whole poster padded",
     )
+    trainable_blocks: int = Field(
+        0,
+        ge=0,
+        le=15,
+        description="the last N blocks train with the head (lite0 has 16); encode() gives the frozen prefix's map",
+    )
+    train_batchnorm: bool = Field(False, description="the trainable blocks update their BatchNorm statistics")
+
+    @model_validator(mode="after")
+    def one_view_with_a_tail(self) -> EfficientNetLiteParams:
+        if self.trainable_blocks and self.views != "center":
+            raise ValueError(
+                f"trainable_blocks needs views: center (views are averaged after the last block, not {self.views!r})"
+            )
+        return self
 
 
 def weights_file(variant: str) -> Path:
@@ -64,8 +87,8 @@ class EfficientNetLite(ImageEncoder):
     version = "1"
     Params = EfficientNetLiteParams
     provides_tokens = True
-    cache_exempt = frozenset({"channels_last"})
-    added_params = frozenset({"views"})
+    cache_exempt = frozenset({"channels_last", "train_batchnorm"})
+    added_params = frozenset({"views", "trainable_blocks", "train_batchnorm"})
     requires_modules = ("timm",)
 
     def identity(self) -> dict:
@@ -136,9 +159,14 @@ class EfficientNetLite(ImageEncoder):
     def info(self) -> EncoderInfo:
         _, _, size, crop = VARIANTS[self.params.variant]
         mean, std = NORMALISATION[self.params.normalisation]
+        width = 1280
+        if self.params.trainable_blocks:
+            from mmgenre_offline_encoders.image_tail import prefix_width
+
+            width = prefix_width(self._model, self.params.trainable_blocks)
         return EncoderInfo(
-            dim=1280,
-            token_dim=1280,
+            dim=width,
+            token_dim=width,
             preprocessing={
                 "resolution": size,
                 "crop_pct": crop,
@@ -156,8 +184,13 @@ class EfficientNetLite(ImageEncoder):
         pixels = pixels.reshape(-1, 3, *pixels.shape[2:])  # (B * views, 3, H, W)
         if self.params.channels_last:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
-        features = self._model.forward_features(pixels)  # (B * views, 1280, h, w)
-        tokens = features.flatten(2).transpose(1, 2)  # (B * views, h*w, 1280)
+        if self.params.trainable_blocks:
+            from mmgenre_offline_encoders.image_tail import prefix_map
+
+            features = prefix_map(self._model, pixels, self.params.trainable_blocks)  # (B, C, h, w)
+        else:
+            features = self._model.forward_features(pixels)  # (B * views, 1280, h, w)
+        tokens = features.flatten(2).transpose(1, 2)  # (B * views, h*w, C)
         tokens = tokens.reshape(-1, views, *tokens.shape[1:]).mean(dim=1)  # (B, h*w, 1280): views averaged
         return Encoded(
             pooled=tokens.mean(dim=1),
@@ -165,8 +198,26 @@ class EfficientNetLite(ImageEncoder):
             mask=torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device),
         )
 
+    def has_tail(self) -> bool:
+        return self.params.trainable_blocks > 0
+
+    def tail(self):
+        """The last `trainable_blocks` blocks and the head convolution, pretrained, in float32."""
+        from mmgenre_offline_encoders.image_tail import ImageTail
+
+        if not self.has_tail():
+            return super().tail()
+        return ImageTail(self.build_model(), self.params.trainable_blocks, self.params.train_batchnorm)
+
     def export_onnx(self, folder: Path, stem: str) -> ExportedPart:
         from mmgenre_offline_encoders.onnx_export import export_efficientnet
+
+        if self.has_tail():
+            raise NotExportableError(
+                f"the image encoder '{self.name}' with trainable_blocks = {self.params.trainable_blocks} gives a "
+                "partial feature map whose trained blocks live in the run's weights: its ONNX export is not "
+                "implemented"
+            )
 
         _, _, size, crop = VARIANTS[self.params.variant]
         mean, std = NORMALISATION[self.params.normalisation]
