@@ -121,6 +121,15 @@ class TrainSpec(Strict):
     seed: SEED = 0
     device: str = Field("cpu", pattern=DEVICE_PATTERN)
     ensemble: int = Field(1, ge=1, le=32, description="heads trained from seeds seed, seed+1, ...; scores averaged")
+    encoder_lr: float | None = Field(
+        None, gt=0, le=10, description="learning rate of the encoders' trainable layers, if any (null: lr)"
+    )
+    encoder_weight_decay: float | None = Field(
+        None, ge=0, le=10, description="weight decay of the encoders' trainable layers (null: weight_decay)"
+    )
+    warmup_epochs: float = Field(
+        0.0, ge=0, le=1000, description="the encoders' trainable layers' learning rate rises linearly from 0 over these"
+    )
 
 
 class RecipeSettings(Strict):

@@ -68,6 +68,7 @@ def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:
         "image_encoder": recipe.image_encoder if "image" in needs else None,
         "text_encoder": recipe.text_encoder if "text" in needs and recipe.ocr is not None else None,
     }
+    refuse_tails(encoders)
     parts: dict[str, dict] = {}
     refusals: list[str] = []
     for key, encoder in encoders.items():
@@ -99,6 +100,21 @@ def export_parts(trained: TrainedModel, staging: Path) -> ExportManifest:
     except ValidationError as error:  # a plugin's preprocessing the runtime can't repeat
         problem = problems(error)
         raise NotExportableError(f"the exported parts can't be described for the ONNX runtime: {problem}") from None
+
+
+def refuse_tails(encoders: dict) -> None:
+    """A run whose encoders train their last layers with the head keeps those layers in its weights: the ONNX
+    runtime would run the whole frozen encoders instead, so such a run is not exported."""
+    tailed = [
+        f"the {encoder.kind_label} '{encoder.name}'" for encoder in encoders.values() if encoder and encoder.has_tail()
+    ]
+    if tailed:
+        raise NotExportableError(
+            f"in this run, {' and '.join(tailed)} {'train their' if len(tailed) > 1 else 'trains its'} last "
+            "layers with the head (trainable_blocks or "
+            "trainable_layers in the recipe), and exporting those layers to ONNX is not implemented: nothing was "
+            "exported; use `mmgenre predict` with the run folder"
+        )
 
 
 def part_entry(component: str, part: ExportedPart) -> dict:

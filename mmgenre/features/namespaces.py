@@ -54,13 +54,13 @@ def feature_spaces(
         decode = "@gpu-decode" if gpu_decoder == "nvjpeg" else f"@{gpu_decoder}"
         variant = (decode if gpu_decode else "") + ("@bf16" if bf16 else "")
         spaces["image"] = Namespace.of(image, "pooled" + variant)
-        if tokens and image.provides_tokens:
+        if (tokens and image.provides_tokens) or image.has_tail():  # a tail finishes the prefix's tokens
             spaces["image_tokens"] = Namespace.of(image, "tokens" + variant)
     if "text" in needs and recipe.ocr is not None and text is not None:
         variant = "@bf16" if bf16 else ""
         spaces["ocr"] = Namespace.of(recipe.ocr, "ocr")
         spaces["text"] = Namespace.of(text, "pooled" + variant)
-        if tokens and text.provides_tokens:
+        if (tokens and text.provides_tokens) or text.has_tail():
             spaces["text_tokens"] = Namespace.of(text, "tokens" + variant)
     return FeatureSpaces(**spaces)
 

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mmgenre.components import FusionContext
+from mmgenre.training.tails import with_tails
 
 
 class Ensemble(nn.Module):
@@ -22,8 +23,9 @@ class Ensemble(nn.Module):
 
 
 def build_model(recipe, context: FusionContext) -> nn.Module:
-    """The recipe's head, or an ensemble of `train.ensemble` of them (built the same way when a run is loaded)."""
+    """The recipe's head (behind its encoders' trainable tails, if any), or an ensemble of `train.ensemble` of them
+    (built the same way when a run is loaded)."""
     count = recipe.spec.train.ensemble
     if count == 1:
-        return recipe.fusion.build(context)
-    return Ensemble([recipe.fusion.build(context) for _ in range(count)])
+        return with_tails(recipe, context)
+    return Ensemble([with_tails(recipe, context) for _ in range(count)])

@@ -16,6 +16,7 @@ from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.progress import progress_bar
 from mmgenre.recipe import TrainSpec
 from mmgenre.training.scoring import predict_scores
+from mmgenre.training.tails import tail_parameters
 
 log = logging.getLogger("mmgenre")
 
@@ -47,8 +48,23 @@ def validation_metrics(targets: np.ndarray, scores: np.ndarray) -> dict[str, flo
 
 
 def make_optimizer(model: torch.nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    """The head's parameters at `lr`; the encoders' trainable tails, if any, in a second group at `encoder_lr`."""
     kind = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
-    return kind(model.parameters(), lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay)
+    tails = tail_parameters(model)
+    in_tails = {id(p) for p in tails}
+    groups: list[dict] = [{"params": [p for p in model.parameters() if id(p) not in in_tails]}]
+    if tails:
+        decay = spec.weight_decay if spec.encoder_weight_decay is None else spec.encoder_weight_decay
+        groups.append({"params": tails, "lr": spec.encoder_lr or spec.lr, "weight_decay": decay})
+    return kind(groups, lr=spec.lr, betas=spec.betas, weight_decay=spec.weight_decay)
+
+
+def warm_up(optimizer: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
+    """A linear warm-up of the tails' learning rate over `warmup_epochs` (None: no tails or no warm-up)."""
+    if len(optimizer.param_groups) < 2 or spec.warmup_epochs <= 0:
+        return None
+    steps = max(1, round(spec.warmup_epochs * steps_per_epoch))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, [lambda step: 1.0, lambda step: min(1.0, (step + 1) / steps)])
 
 
 def fit(
@@ -67,6 +83,7 @@ def fit(
     model.to(device)
     loss_fn.to(device)
     optimizer = make_optimizer(model, spec)
+    scheduler = warm_up(optimizer, spec, math.ceil(len(train) / spec.batch_size))
     targets = torch.from_numpy(train_targets).float()
     best, best_epoch, best_state, history = -math.inf, 0, copy.deepcopy(model.state_dict()), []
     for epoch in range(1, spec.max_epochs + 1):
@@ -81,6 +98,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 total, batches = total + loss.item(), batches + 1
                 bar.update(len(positions))
         metrics = validation_metrics(val_targets, predict_scores(model, val, device=device))
