@@ -11,6 +11,7 @@ import numpy as np
 
 from mmgenre.components import Encoded, ImageEncoder, TextEncoder
 from mmgenre.data.images import BadImage
+from mmgenre.features.allocator import keep_freed_memory
 from mmgenre.features.cache import batched
 from mmgenre.features.codec import pack
 from mmgenre.features.namespaces import Namespace
@@ -73,6 +74,7 @@ def image_entry_batches(
     """Encode every source; the encoder is loaded on `device` first."""
     from mmgenre.features.image_batches import image_batches
 
+    keep_freed_memory()
     encoder.load(device)
     batches = image_batches(
         encoder,
@@ -104,12 +106,14 @@ def text_entry_batches(
     batch_size: int = 64,
     bf16: bool = False,
 ) -> Iterator[EntryBatch]:
-    """Embed texts (text key -> text) batch by batch; the encoder is loaded on `device` first."""
+    """Embed texts (text key -> text) batch by batch, shortest first; the encoder is loaded on `device` first."""
     import torch
 
+    keep_freed_memory()
     encoder.load(device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
-    for chunk in batched(list(texts), batch_size):
+    by_length = sorted(texts, key=lambda key: len(texts[key]))  # a batch is padded to its longest text
+    for chunk in batched(by_length, batch_size):
         with torch.inference_mode(), autocast:
             encoded = encoder.encode([texts[key] for key in chunk])
         yield EntryBatch(encoded_entries(chunk, encoded, pooled, tokens), items=len(chunk))

@@ -1,5 +1,6 @@
 """Progress of long stages, the same for every executor: a bar on a terminal, otherwise a log line every
-~30 s with done/total, rate and time left (so CI logs and files show that a run is alive)."""
+~30 s with done/total, rate and time left (so CI logs and files show that a run is alive), and one line
+when a stage that did any work ends: what it did, in how long (where the time of a run went)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ class Progress:
     """Counts work done on one stage; use as a context manager and call `update(n)`."""
 
     def __init__(
-        self, total: int, description: str, enabled: bool | None = None, unit: str = "poster", every: float = LOG_EVERY
+        self,
+        total: int,
+        description: str,
+        enabled: bool | None = None,
+        unit: str = "poster",
+        every: float = LOG_EVERY,
+        summary: bool = True,
     ) -> None:
-        self.total, self.description, self.unit, self.every = total, description, unit, every
+        self.total, self.description, self.unit, self.every, self.summary = total, description, unit, every, summary
         terminal = sys.stderr.isatty()
         self.bar = tqdm(
             total=total,
@@ -52,9 +59,18 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
+        if self.summary and self.done and exc[0] is None:
+            seconds = self.seconds
+            rate = self.done / max(seconds, 1e-9)
+            log.info("%s: done, %s %ss in %.1f s (%.1f/s)", self.description, f"{self.done:,}", self.unit, seconds, rate)
 
 
 def progress_bar(total: int, description: str, enabled: bool | None = None, unit: str = "poster") -> Progress:
-    return Progress(total, description, enabled, unit)
+    """A bar for a short repeated step (an epoch): no summary line when it ends."""
+    return Progress(total, description, enabled, unit, summary=False)

@@ -13,6 +13,7 @@ import torch
 from mmgenre.evaluation.metrics import mean_average_precision
 from mmgenre.evaluation.thresholds import tune_thresholds
 from mmgenre.features.featureset import FeatureSet
+from mmgenre.features.allocator import keep_freed_memory
 from mmgenre.features.progress import progress_bar
 from mmgenre.recipe import TrainSpec
 from mmgenre.training.scoring import predict_scores
@@ -79,6 +80,7 @@ def fit(
     progress: bool | None = None,
 ) -> FitResult:
     """Train until `max_epochs` or `patience` epochs without a better `monitor` value on validation."""
+    keep_freed_memory()
     generator = seed_everything(spec.seed)
     model.to(device)
     loss_fn.to(device)

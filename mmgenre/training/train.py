@@ -68,7 +68,9 @@ def train(
     context = FusionContext(recipe.labels, data.features.dims(), recipe.image_encoder, recipe.text_encoder, device)
     counts = (len(train_x), len(val_x), len(parts["test"][0]))
     log.info("training %s on %d posters (val %d, test %d)", recipe.fusion.name, *counts)
+    fitting = time.perf_counter()
     model, result = fit_model(recipe, context, parts, progress)
+    log.info("training: done, %d epochs in %.1f s", len(result.history), time.perf_counter() - fitting)
     thresholds, metrics, scores = score_splits(model, parts, data, recipe.labels, device)
     info = RunInfo(
         labels=recipe.labels,
