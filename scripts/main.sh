@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, then train and evaluate the paper's model with offline parts (paper-offline)
 # on the posters in ../shared/data/posters (or $MMGENRE_DATA). No keys, no downloads at run time.
-# Cold cache: about 25 minutes on 2 cores (OCR dominates); warm cache: a few minutes.
+# Cold cache: about 24 minutes on 2 cores (OCR is 70% of it); warm cache: a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

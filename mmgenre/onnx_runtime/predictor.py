@@ -44,6 +44,9 @@ class ExportedEncoder(Component):
     def identity(self) -> dict:
         return self._identity
 
+    def has_tail(self) -> bool:
+        return False  # a run whose encoders have trainable tails is not exported
+
 
 def runtime_recipe(recipe: ResolvedRecipe, manifest: ExportManifest) -> ResolvedRecipe:
     """The run's recipe with the exported encoders in place of the torch ones."""
