@@ -68,6 +68,15 @@ def warm_up(optimizer: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, [lambda step: 1.0, lambda step: min(1.0, (step + 1) / steps)])
 
 
+def moving_average(model: torch.nn.Module, decay: float | None):
+    """An exponential moving average of the model's weights and buffers, updated after every step (None: off)."""
+    if decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def fit(
     model: torch.nn.Module,
     loss_fn: torch.nn.Module,
@@ -87,7 +96,9 @@ def fit(
     optimizer = make_optimizer(model, spec)
     scheduler = warm_up(optimizer, spec, math.ceil(len(train) / spec.batch_size))
     targets = torch.from_numpy(train_targets).float()
-    best, best_epoch, best_state, history = -math.inf, 0, copy.deepcopy(model.state_dict()), []
+    averaged = moving_average(model, spec.ema)
+    kept = averaged.module if averaged is not None else model  # the weights validated and kept
+    best, best_epoch, best_state, history = -math.inf, 0, copy.deepcopy(kept.state_dict()), []
     for epoch in range(1, spec.max_epochs + 1):
         model.train()
         order = torch.randperm(len(train), generator=generator).numpy()
@@ -102,9 +113,11 @@ def fit(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 total, batches = total + loss.item(), batches + 1
                 bar.update(len(positions))
-        metrics = validation_metrics(val_targets, predict_scores(model, val, device=device))
+        metrics = validation_metrics(val_targets, predict_scores(kept, val, device=device))
         history.append(
             {"epoch": epoch, "train_loss": total / max(batches, 1), **{f"val_{k}": v for k, v in metrics.items()}}
         )
@@ -118,7 +131,7 @@ def fit(
             metrics["map"],
         )
         if score > best:
-            best, best_epoch, best_state = score, epoch, copy.deepcopy(model.state_dict())
+            best, best_epoch, best_state = score, epoch, copy.deepcopy(kept.state_dict())
         elif epoch - best_epoch >= spec.patience:
             break
     model.load_state_dict(best_state)
