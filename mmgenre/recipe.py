@@ -134,6 +134,11 @@ class TrainSpec(Strict):
         None, gt=0, lt=1, description="validate and keep an exponential moving average of the weights, with this "
         "decay per step (e.g. 0.999; null: the weights as trained)"
     )
+    downscaled_views: list[Annotated[int, Field(ge=32, le=4096)]] = Field(
+        default_factory=list, max_length=8,
+        description="more training rows: the train split's posters downscaled to these widths (OCR and encoders run "
+        "on the small images, cached like `eval --resize-to`); validation and test stay as they are",
+    )  # fmt: skip
 
 
 class RecipeSettings(Strict):

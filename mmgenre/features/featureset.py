@@ -52,6 +52,24 @@ class FeatureSet:
         return batch
 
 
+def concatenate(sets: list[FeatureSet]) -> FeatureSet:
+    """The rows of several sets of the same features, one after the other (token arrays padded to the longest)."""
+    arrays = {}
+    for name in sets[0].arrays:
+        parts = [feature_set.arrays[name] for feature_set in sets]
+        if parts[0].ndim >= 2 and (name.endswith("_tokens") or name.endswith("_mask")):
+            longest = max(part.shape[1] for part in parts)
+            parts = [np.pad(part, [(0, 0), (0, longest - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) for part in parts]
+        arrays[name] = np.concatenate(parts)
+    texts = None if any(s.texts is None for s in sets) else [t for s in sets for t in s.texts]  # type: ignore[union-attr]
+    return FeatureSet(
+        rows=np.arange(sum(len(s) for s in sets)),
+        arrays=arrays,
+        texts=texts,
+        content_keys=[k for s in sets for k in s.content_keys] if all(s.content_keys for s in sets) else [],
+    )
+
+
 def pad_tokens(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Variable-length (L_i, D) arrays -> (N, L, D) float16 and a (N, L) mask of real tokens."""
     longest = max((len(s) for s in sequences), default=0)

@@ -29,6 +29,7 @@ from mmgenre.training.loop import FitResult, fit, seed_everything
 from mmgenre.training.prepared import PreparedData, prepare
 from mmgenre.training.run_folder import RunContents, RunFolder, RunInfo, SplitScores
 from mmgenre.training.scoring import predict_scores
+from mmgenre.training.views import with_downscaled_views
 
 log = logging.getLogger("mmgenre")
 Part = tuple[FeatureSet, np.ndarray]  # features and targets of one split
@@ -68,8 +69,9 @@ def train(
     context = FusionContext(recipe.labels, data.features.dims(), recipe.image_encoder, recipe.text_encoder, device)
     counts = (len(train_x), len(val_x), len(parts["test"][0]))
     log.info("training %s on %d posters (val %d, test %d)", recipe.fusion.name, *counts)
+    views = with_downscaled_views(parts["train"], recipe, dataset, cache, ids["train"], progress)
     fitting = time.perf_counter()
-    model, result = fit_model(recipe, context, parts, progress)
+    model, result = fit_model(recipe, context, {**parts, "train": views}, progress)
     log.info("training: done, %d epochs in %.1f s", len(result.history), time.perf_counter() - fitting)
     thresholds, metrics, scores = score_splits(model, parts, data, recipe.labels, device)
     info = RunInfo(
