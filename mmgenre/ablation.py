@@ -47,6 +47,19 @@ class Variant:
         return re.sub(r"[^\w.=+-]+", "-", "_".join(parts)).strip("-")[:120] or "base"
 
 
+def folder_names(variants: list[Variant]) -> list[str]:
+    """Each variant's slug, numbered where two would share one (`views-182` and `views-182-2`): variants whose
+    values differ only in characters a folder name can't hold must not train into the same folders."""
+    names: list[str] = []
+    for variant in variants:
+        name, number = variant.slug, 1
+        while name in names:
+            number += 1
+            name = f"{variant.slug}-{number}"
+        names.append(name)
+    return names
+
+
 def short_key(key: str) -> str:
     """`fusion.name` -> `fusion`, `loss.params.pos_weight` -> `pos_weight`, `data.train_where` -> `train_where`."""
     section, *rest = key.split(".")
@@ -95,21 +108,21 @@ def run_ablation(
 ) -> tuple[Path, dict]:
     """Train each variant with each seed; returns the output folder and the comparison."""
     variants = [Variant(settings) for settings in parse_variations(vary, variant_sets)]
-    recipes = {
-        v.slug: load_recipe(recipe_ref, overrides + [f"{k}={val}" for k, val in v.settings.items()]) for v in variants
-    }  # validate every variant before training any
-    name = next(iter(recipes.values())).spec.name or "recipe"
+    recipes = [
+        load_recipe(recipe_ref, overrides + [f"{k}={val}" for k, val in v.settings.items()]) for v in variants
+    ]  # validate every variant before training any
+    name = recipes[0].spec.name or "recipe"
     folder = Path(out or Path("runs") / f"ablate-{name}-{datetime.now():%Y%m%d-%H%M%S}")
     output = OutputFolder(folder, "ablation", legacy_files=FILES).claim()
     for name in FILES:
         output.target(name)  # new or ours: refuse before any training
-    for variant in variants:
+    for variant, slug in zip(variants, folder_names(variants)):
         for seed in seeds:
             log.info("ablation: %s, seed %d", variant.name, seed)
             recipe = load_recipe(
                 recipe_ref, overrides + [f"{k}={v}" for k, v in variant.settings.items()] + [f"train.seed={seed}"]
             )
-            variant.runs.append(trained_run(recipe, dataset, cache, folder / f"{variant.slug}-seed{seed}", limit))
+            variant.runs.append(trained_run(recipe, dataset, cache, folder / f"{slug}-seed{seed}", limit))
     comparison = compare(variants, seeds)
     output.write("ablation.json", json.dumps(comparison, indent=2))
     output.write("ablation.md", markdown_table(comparison) + "\n" + per_genre_table(comparison))

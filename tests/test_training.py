@@ -307,3 +307,12 @@ def test_downscaled_views_add_small_copies_of_the_training_posters(tiny_run, pos
     assert small <= read  # every training poster was read again at 120 px
     others = info["splits"]["val"] + info["splits"]["test"]
     assert not {content_hash(posters[i].path.read_bytes()) + "@w120" for i in others} & read
+
+
+def test_ablate_variants_whose_folder_names_would_clash_get_their_own_folders():
+    from mmgenre.ablation import Variant, folder_names
+
+    variants = [Variant({"train.downscaled_views": "[182]"}), Variant({"train.downscaled_views": "(182)"})]
+    assert variants[0].slug == variants[1].slug  # brackets can't be in a folder name: both become '-'
+    names = folder_names(variants + [Variant({"fusion.name": "late"})])
+    assert len(set(names)) == 3 and names[1] == names[0] + "-2" and names[2] == "fusion-late"
