@@ -131,8 +131,11 @@ class TrainSpec(Strict):
         0.0, ge=0, le=1000, description="the encoders' trainable layers' learning rate rises linearly from 0 over these"
     )
     ema: float | None = Field(
-        None, gt=0, lt=1, description="validate and keep an exponential moving average of the weights, with this "
-        "decay per step (e.g. 0.999; null: the weights as trained)"
+        None,
+        gt=0,
+        lt=1,
+        description="validate and keep an exponential moving average of the weights, with this "
+        "decay per step (e.g. 0.999; null: the weights as trained)",
     )
     downscaled_views: list[Annotated[int, Field(ge=32, le=4096)]] = Field(
         default_factory=list, max_length=8,

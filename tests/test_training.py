@@ -286,14 +286,16 @@ def test_token_sequences_flow_from_the_encoders_to_the_head(cli, posters_dir, se
     assert json.loads((tmp_path / "tok" / "run.json").read_text())["dims"]["image_tokens"] == 1280
 
 
-def test_downscaled_views_add_small_copies_of_the_training_posters(tiny_run, posters_dir, session_cache, tiny_recipe, tmp_path):
+def test_downscaled_views_add_small_copies_of_the_training_posters(
+    tiny_run, posters_dir, session_cache, tiny_recipe, tmp_path
+):
     import sqlite3
 
     from mmgenre.data.dataset import load_dataset
     from mmgenre.data.images import content_hash
 
     run, _ = tiny_run
-    result = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "views", "train.downscaled_views=[120]")
+    result = train_cli(tiny_recipe, posters_dir, session_cache, tmp_path / "views", "train.downscaled_views=[136]")
     assert result.exit_code == 0, result.stderr
     info = json.loads((tmp_path / "views" / "run.json").read_text())
     assert info["splits"] == json.loads(run.joinpath("run.json").read_text())["splits"]  # rows added, not posters
@@ -301,12 +303,12 @@ def test_downscaled_views_add_small_copies_of_the_training_posters(tiny_run, pos
     assert history != run.joinpath("history.jsonl").read_text()  # the head saw more rows
 
     posters = {p.id: p for p in load_dataset(posters_dir, info["labels"]).posters}
-    small = {content_hash(posters[i].path.read_bytes()) + "@w120" for i in info["splits"]["train"]}
+    small = {content_hash(posters[i].path.read_bytes()) + "@w136" for i in info["splits"]["train"]}
     with sqlite3.connect(session_cache / "features.sqlite") as db:
         read = {key for (key,) in db.execute("SELECT key FROM entries WHERE namespace LIKE 'ocr/%'")}
-    assert small <= read  # every training poster was read again at 120 px
+    assert small <= read  # every training poster was read again at 136 px (no other test of the shared cache uses it)
     others = info["splits"]["val"] + info["splits"]["test"]
-    assert not {content_hash(posters[i].path.read_bytes()) + "@w120" for i in others} & read
+    assert not {content_hash(posters[i].path.read_bytes()) + "@w136" for i in others} & read
 
 
 def test_ablate_variants_whose_folder_names_would_clash_get_their_own_folders():

@@ -59,7 +59,9 @@ def concatenate(sets: list[FeatureSet]) -> FeatureSet:
         parts = [feature_set.arrays[name] for feature_set in sets]
         if parts[0].ndim >= 2 and (name.endswith("_tokens") or name.endswith("_mask")):
             longest = max(part.shape[1] for part in parts)
-            parts = [np.pad(part, [(0, 0), (0, longest - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) for part in parts]
+            parts = [
+                np.pad(part, [(0, 0), (0, longest - part.shape[1])] + [(0, 0)] * (part.ndim - 2)) for part in parts
+            ]
         arrays[name] = np.concatenate(parts)
     texts = None if any(s.texts is None for s in sets) else [t for s in sets for t in s.texts]  # type: ignore[union-attr]
     return FeatureSet(

@@ -24,6 +24,7 @@ class Progress:
         enabled: bool | None = None,
         unit: str = "poster",
         every: float = LOG_EVERY,
+        *,
         summary: bool = True,
     ) -> None:
         self.total, self.description, self.unit, self.every, self.summary = total, description, unit, every, summary
@@ -68,7 +69,9 @@ class Progress:
         if self.summary and self.done and exc[0] is None:
             seconds = self.seconds
             rate = self.done / max(seconds, 1e-9)
-            log.info("%s: done, %s %ss in %.1f s (%.1f/s)", self.description, f"{self.done:,}", self.unit, seconds, rate)
+            log.info(
+                "%s: done, %s %ss in %.1f s (%.1f/s)", self.description, f"{self.done:,}", self.unit, seconds, rate
+            )
 
 
 def progress_bar(total: int, description: str, enabled: bool | None = None, unit: str = "poster") -> Progress:

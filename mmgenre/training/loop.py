@@ -12,8 +12,8 @@ import torch
 
 from mmgenre.evaluation.metrics import mean_average_precision
 from mmgenre.evaluation.thresholds import tune_thresholds
-from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.allocator import keep_freed_memory
+from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.progress import progress_bar
 from mmgenre.recipe import TrainSpec
 from mmgenre.training.scoring import predict_scores

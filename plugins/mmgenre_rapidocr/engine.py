@@ -4,8 +4,9 @@ Tuned for posters (measured by `mmgenre bench ocr --sweep`, see benchmarks/READM
 the poster with its shorter side at `det_side` px instead of RapidOCR's 736 (six times fewer pixels for
 a 300 px poster), lines shorter than `min_text_height` (credits in the billing block) are not recognised,
 lines are recognised one by one (batches pad every line to the widest) and padded to 128 px wide rather
-than 320, the angle classifier is off, and ONNX Runtime keeps its memory arena (RapidOCR turns it off). RapidOCR's own behaviour is the param set `det_side=736,
-min_text_height=0, rec_batch=6, rec_min_width=320, angle_classifier=true`.
+than 320, the angle classifier is off, and ONNX Runtime keeps its memory arena (RapidOCR turns it off).
+RapidOCR's own behaviour is the param set `det_side=736, min_text_height=0, rec_batch=6, rec_min_width=320,
+angle_classifier=true`.
 
 With `det_batch` > 1 the engine reads posters in batches with fixed input shapes (`batched.py`), the way a
 GPU (`device=cuda`, onnxruntime-gpu) runs fastest; `det_step`, `det_max_aspect` and `rec_widths` set those shapes.
