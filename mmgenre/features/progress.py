@@ -69,9 +69,8 @@ class Progress:
         if self.summary and self.done and exc[0] is None:
             seconds = self.seconds
             rate = self.done / max(seconds, 1e-9)
-            log.info(
-                "%s: done, %s %ss in %.1f s (%.1f/s)", self.description, f"{self.done:,}", self.unit, seconds, rate
-            )
+            items = f"{self.done:,} {self.unit}" + ("" if self.done == 1 else "s")
+            log.info("%s: done, %s in %.1f s (%.1f/s)", self.description, items, seconds, rate)
 
 
 def progress_bar(total: int, description: str, enabled: bool | None = None, unit: str = "poster") -> Progress:
