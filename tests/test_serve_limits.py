@@ -24,7 +24,11 @@ def descendants(pid: int) -> set[int]:
     found, todo = set(), [pid]
     while todo:
         parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:  # it exited since its parent listed it
+            continue
+        for task in tasks:
             try:
                 children = {int(c) for c in (task / "children").read_text().split()}
             except OSError:
