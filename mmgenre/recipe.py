@@ -31,6 +31,9 @@ from mmgenre.files.reader import nesting, read_text
 from mmgenre.recipe_catalog import DEFAULT_RECIPE, available_recipes, find_recipe, recipe_dirs  # noqa: F401 (callers)
 from mmgenre.registry import Registry, did_you_mean
 
+if TYPE_CHECKING:
+    from mmgenre.data.augment import PosterView
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -109,6 +112,64 @@ class FeatureSpec(Strict):
     precision: Literal["auto", "fp32"] = Field("auto", description="encoders: bf16 autocast on a GPU, or fp32")
 
 
+ViewWidth = Annotated[int, Field(ge=32, le=4096)]
+JpegQuality = Annotated[int, Field(ge=1, le=95)]
+AspectFactor = Annotated[float, Field(ge=0.2, le=5)]
+
+
+class AugmentedViews(Strict):
+    """`train.augmented_views`: copies of the train split's posters, each augmented its own way (the steps, in
+    this order, are mmgenre/data/augment.py's PosterView)."""
+
+    copies: int = Field(1, ge=1, le=8, description="augmented copies of every training poster (1 to 8)")
+    crop: float = Field(0.6, gt=0, le=1, description="a random crop keeps at least this share of the area; 1: none")
+    aspect: tuple[AspectFactor, AspectFactor] = Field(
+        (0.8, 1.25), description="the crop's shape: the poster's own times a factor in this range"
+    )
+    flip: bool = Field(False, description="mirror half of the copies (their text then reads backwards)")
+    jitter: float = Field(0.2, ge=0, le=1, description="brightness, contrast, saturation: times 1 +- this")
+    trivial: bool = Field(True, description="one TrivialAugmentWide op per copy (shear, rotate, posterize...)")
+    width: tuple[ViewWidth, ViewWidth] | None = Field(
+        (150, 250), description="downscaled to a width in this range (pixels); null: as wide as cropped"
+    )
+    jpeg: tuple[JpegQuality, JpegQuality] | None = Field(
+        (30, 90), description="saved again as a JPEG at a quality in this range; null: not re-compressed"
+    )
+
+    @model_validator(mode="after")
+    def _ranges_ascend_and_something_changes(self) -> AugmentedViews:
+        for name in ("aspect", "width", "jpeg"):
+            bounds = getattr(self, name)
+            if bounds is not None and bounds[0] > bounds[1]:
+                raise ValueError(f"{name}: the first value ({bounds[0]:g}) is above the second ({bounds[1]:g})")
+        if self.crop == 1 and not (self.flip or self.jitter or self.trivial or self.width or self.jpeg):
+            raise ValueError("every augmentation is off (crop 1, no flip, jitter 0, trivial false, no width, no jpeg)")
+        return self
+
+    def views(self) -> list[PosterView]:
+        """One PosterView per copy, numbered from 1."""
+        from mmgenre.data.augment import PosterView
+
+        settings = self.model_dump(exclude={"copies"})
+        return [PosterView(copy=index, **settings) for index in range(1, self.copies + 1)]
+
+
+class TextViews(Strict):
+    """`train.text_views`: OCR dropout. Copies of the train split's posters with the same image features and OCR text
+    that lost some lines (mmgenre/training/text_views.py); embedding the new texts is one text-encoder pass, cached."""
+
+    copies: int = Field(1, ge=1, le=8, description="copies of every training poster with degraded OCR text (1 to 8)")
+    drop_text: float = Field(0.0, ge=0, le=1, description="chance that a copy keeps no OCR text at all")
+    drop_lines: float = Field(0.3, ge=0, le=1, description="chance that each OCR line is dropped from a copy")
+    shuffle: bool = Field(True, description="shuffle the lines a copy keeps")
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> TextViews:
+        if not (self.drop_text or self.drop_lines or self.shuffle):
+            raise ValueError("the copies would equal the posters' text (drop_text 0, drop_lines 0, shuffle false)")
+        return self
+
+
 class TrainSpec(Strict):
     optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = Field(1e-4, gt=0, le=10)
@@ -142,6 +203,17 @@ class TrainSpec(Strict):
         description="more training rows: the train split's posters downscaled to these widths (OCR and encoders run "
         "on the small images, cached like `eval --resize-to`); validation and test stay as they are",
     )  # fmt: skip
+    augmented_views: AugmentedViews | None = Field(
+        None,
+        description="more training rows: augmented copies of the train split's posters (crops, jitter, "
+        "TrivialAugmentWide, small widths, JPEG re-compression; OCR and encoders run on them, cached per copy); "
+        "null: none",
+    )
+    text_views: TextViews | None = Field(
+        None,
+        description="OCR dropout: more training rows with the same image features and OCR text that lost lines "
+        "(or all of it) and was shuffled; null: none",
+    )
 
 
 class RecipeSettings(Strict):

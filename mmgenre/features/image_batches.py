@@ -51,7 +51,7 @@ class _Posters(Dataset):
 
     def _gpu_decodable(self, data: bytes) -> bool:
         """Plain RGB/grey JPEGs that pass the size checks; anything else takes the PIL path."""
-        if not data.startswith(JPEG_MAGIC) or self.options.resize_to:
+        if not data.startswith(JPEG_MAGIC) or not self.options.as_stored:
             return False
         try:
             with Image.open(io.BytesIO(data)) as image:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mmgenre.data.augment import PosterView
 from mmgenre.data.skips import SkipLog
 from mmgenre.features.assemble import assemble
 from mmgenre.features.devices import resolve_device
@@ -24,9 +25,9 @@ class Executor(Protocol):
     ) -> dict[str, int]: ...
 
 
-def image_options(recipe: ResolvedRecipe, resize_to: int | None = None) -> ImageOptions:
+def image_options(recipe: ResolvedRecipe, resize_to: int | None = None, view: PosterView | None = None) -> ImageOptions:
     data = recipe.spec.data
-    return ImageOptions(min_side=data.min_side, max_pixels=data.max_pixels, resize_to=resize_to)
+    return ImageOptions(min_side=data.min_side, max_pixels=data.max_pixels, resize_to=resize_to, view=view)
 
 
 def recipe_settings(recipe: ResolvedRecipe) -> Settings:
@@ -40,6 +41,7 @@ def extract_features(
     store: FeatureStore,
     *,
     resize_to: int | None = None,
+    view: PosterView | None = None,
     skips: SkipLog | None = None,
     progress: bool | None = None,
     executor: Executor | None = None,
@@ -47,14 +49,15 @@ def extract_features(
 ) -> FeatureSet:
     """Features of the posters (`items`: paths, or (name, bytes) uploads) that the recipe's head needs.
 
-    Posters that can't be read or processed are left out (and logged in `skips`). Without an executor, a
-    local one is made for this call and closed after it.
+    Posters that can't be read or processed are left out (and logged in `skips`). `resize_to` and `view` change
+    the pixels every stage sees, under keys of their own. Without an executor, a local one is made for this call
+    and closed after it.
     """
     from mmgenre.features.local_executor import LocalExecutor
 
     skips = skips if skips is not None else SkipLog()
     settings = settings or recipe_settings(recipe)
-    plan = plan_features(recipe, items, store, settings, image_options(recipe, resize_to), skips)
+    plan = plan_features(recipe, items, store, settings, image_options(recipe, resize_to, view), skips)
     own = executor is None
     runner: Executor = LocalExecutor(settings) if executor is None else executor
     try:

@@ -5,24 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmgenre.data.augment import PosterView
 from mmgenre.data.images import MAX_FILE_BYTES, BadImage, content_hash, decode_image, read_bytes
 from mmgenre.data.skips import SkipLog
 
 
 @dataclass(frozen=True)
 class ImageOptions:
-    """How images are read and decoded; `resize_to` (a width) is part of every content key it touches."""
+    """How images are read and decoded; `resize_to` (a width) and `view` (an augmented training view) are part
+    of every content key they touch."""
 
     min_side: int = 32
     max_pixels: int = 50_000_000
     resize_to: int | None = None
     max_bytes: int = MAX_FILE_BYTES
+    view: PosterView | None = None
 
     def key_suffix(self) -> str:
-        return f"@w{self.resize_to}" if self.resize_to else ""
+        return (f"@w{self.resize_to}" if self.resize_to else "") + (self.view.key_suffix() if self.view else "")
+
+    @property
+    def as_stored(self) -> bool:
+        """Whether posters are decoded as their files hold them (no resize, no view)."""
+        return not self.resize_to and self.view is None
 
     def decode(self, data: bytes):
-        return decode_image(data, self.min_side, self.max_pixels, self.resize_to)
+        image = decode_image(data, self.min_side, self.max_pixels, self.resize_to)
+        return image if self.view is None else self.view.apply(image, content_hash(data))
 
     def load(self, source: Source):
         return self.decode(source.read(self.max_bytes))

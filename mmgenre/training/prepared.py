@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmgenre.data.augment import PosterView
 from mmgenre.data.dataset import Poster, PosterDataset, genre_matrix
 from mmgenre.features.featureset import FeatureSet
 from mmgenre.features.pipeline import extract_features
@@ -39,13 +40,21 @@ def prepare(
     *,
     ids: Collection[str] | None = None,
     resize_to: int | None = None,
+    view: PosterView | None = None,
     progress: bool | None = None,
 ) -> PreparedData:
-    """Features the recipe needs for the dataset's posters (only those in `ids`, when given)."""
+    """Features the recipe needs for the dataset's posters (only those in `ids`, when given), decoded as they are
+    stored or downscaled to `resize_to` or as an augmented `view`."""
     wanted = set(ids) if ids is not None else None
     candidates = [p for p in dataset.posters if wanted is None or p.id in wanted]
     features = extract_features(
-        recipe, [p.path for p in candidates], cache, resize_to=resize_to, skips=dataset.skips, progress=progress
+        recipe,
+        [p.path for p in candidates],
+        cache,
+        resize_to=resize_to,
+        view=view,
+        skips=dataset.skips,
+        progress=progress,
     )
     posters = [candidates[row] for row in features.rows]
     features.rows = np.arange(len(posters))  # rows now index `posters`

@@ -44,6 +44,8 @@ class RunInfo(FileSchema):
     versions: dict[str, Any] = Field(default_factory=dict)
     skipped: dict[str, Any] = Field(default_factory=dict)
     components: dict[str, dict[str, Any]] = Field(default_factory=dict)  # key -> name, plugin, version, ...
+    # training rows each view added (train.downscaled_views, train.augmented_views), by key suffix: {"@w182": 4480}
+    train_views: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     format: int = RUN_FORMAT
 
     @field_validator("labels")

@@ -29,7 +29,7 @@ from mmgenre.training.loop import FitResult, fit, seed_everything
 from mmgenre.training.prepared import PreparedData, prepare
 from mmgenre.training.run_folder import RunContents, RunFolder, RunInfo, SplitScores
 from mmgenre.training.scoring import predict_scores
-from mmgenre.training.views import with_downscaled_views
+from mmgenre.training.views import with_training_views
 
 log = logging.getLogger("mmgenre")
 Part = tuple[FeatureSet, np.ndarray]  # features and targets of one split
@@ -67,9 +67,9 @@ def train(
         )
     device = resolve_device(recipe.spec.train.device)
     context = FusionContext(recipe.labels, data.features.dims(), recipe.image_encoder, recipe.text_encoder, device)
-    views = with_downscaled_views(parts["train"], recipe, dataset, cache, ids["train"], progress)
+    views, view_rows = with_training_views(parts["train"], recipe, dataset, cache, ids["train"], progress)
     counts = (len(train_x), len(views[0]) - len(train_x), len(val_x), len(parts["test"][0]))
-    log.info("training %s on %d posters + %d downscaled copies (val %d, test %d)", recipe.fusion.name, *counts)
+    log.info("training %s on %d posters + %d rows of views (val %d, test %d)", recipe.fusion.name, *counts)
     fitting = time.perf_counter()
     model, result = fit_model(recipe, context, {**parts, "train": views}, progress)
     log.info("training: done, %d epochs in %.1f s", len(result.history), time.perf_counter() - fitting)
@@ -86,6 +86,7 @@ def train(
         versions=versions(),
         skipped=dataset.skips.counts(),
         components=recipe.provenance,
+        train_views=view_rows,
     )
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     run.save(RunContents(recipe.to_yaml(), info, state, result.history, thresholds.tolist(), metrics, scores))
