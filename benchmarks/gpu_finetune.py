@@ -42,6 +42,8 @@ from gpu_finetune_device import (
     pooled,
 )
 
+from mmgenre.files.writer import atomic_write
+
 
 class Classifier(torch.nn.Module):
     """The whole backbone, pooled as the encoder pools, then the recipe's head on the image and text vectors."""
@@ -292,12 +294,6 @@ def limits(pack: Pack, args: argparse.Namespace, arms: dict[str, list[dict]]) ->
     return said + sorted({note for arm, rows in arms.items() for row in rows for note in row.get("notes", [])})
 
 
-def write_json(path: Path, data: dict) -> None:
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(data, indent=2))
-    partial.replace(path)
-
-
 def train_command(args: argparse.Namespace) -> Path:
     """Every arm for every seed, the JSON rewritten after each (a run cut short keeps what it did); its path."""
     from mmgenre.recipe import load_recipe
@@ -329,7 +325,7 @@ def train_command(args: argparse.Namespace) -> Path:
     report["summary"] = summary(pack, report["arms"], predicted)
     report["could_not"] = limits(pack, args, report["arms"])
     report["seconds_total"] = round(time.perf_counter() - started, 1)
-    write_json(path, report)
+    atomic_write(path, json.dumps(report, indent=2))
     print_report(report, path)
     return path
 
@@ -343,7 +339,7 @@ def run_arms(recipe, pack: Pack, args, variants: dict[str, Schedule], report: di
     for seed in args.seeds:
         row, predicted["frozen"][seed] = frozen_arm(recipe, pack, features, seed)
         report["arms"]["frozen"].append({**row, "backbone_change": moved})
-        write_json(path, report)
+        atomic_write(path, json.dumps(report, indent=2))
     deadline = time.perf_counter() + args.budget_s
     runs = [(seed, arm) for seed in args.seeds for arm in variants]
     for index, (seed, arm) in enumerate(runs):
@@ -356,7 +352,7 @@ def run_arms(recipe, pack: Pack, args, variants: dict[str, Schedule], report: di
         row, predicted[arm][seed] = finetune_arm(recipe, pack, seed, variants[arm], share)
         row["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
         report["arms"][arm].append(row)
-        write_json(path, report)
+        atomic_write(path, json.dumps(report, indent=2))
 
 
 def print_report(report: dict, path: Path) -> None:
